@@ -1,0 +1,253 @@
+"""The public entry points: validate, build the graph, run a Scheduler, return the result.
+
+``execute_graph`` / ``execute_parallel`` return an ``OrchestrationResult``; ``iter_parallel``
+yields each ``TaskResult`` as it finishes (completion order, flat memory); the ``*_async`` twins
+run the same loop on a thread and, when the awaiting task is cancelled, kill the running workers
+before the cancellation propagates.
+
+Unless ``executor=`` is given, runs use one pool of worker processes kept warm between calls
+(shut down at interpreter exit, or by ``shutdown_shared_pool()``); a call made while that pool is
+busy (another thread) gets a private pool for its duration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import contextmanager
+from typing import Iterable, Iterator, Sequence
+
+from .clock import Clock, MonotonicClock
+from .errors import DuplicateTaskError, SpecError
+from .events import EventHandler
+from .executor import Executor
+from .graph import TaskGraph
+from .interrupts import InterruptFlag, interrupt_guard
+from .policy import OrchestrationPolicy
+from .pool import release_shared_pool, shared_pool
+from .results import OrchestrationResult, TaskResult
+from .scheduler import Scheduler
+from .spec import TaskSpec
+
+__all__ = [
+    "execute_graph", "execute_parallel", "iter_parallel", "execute_graph_async",
+    "execute_parallel_async",
+]
+
+
+def execute_graph(
+    graph_or_tasks: TaskGraph | Iterable[TaskSpec],
+    policy: OrchestrationPolicy | None = None,
+    *,
+    on_event: EventHandler | None = None,
+    executor: Executor | None = None,
+    clock: Clock | None = None,
+) -> OrchestrationResult:
+    """Run a dependency graph; every task ends in exactly one terminal state.
+
+    Bad input (duplicate ids, missing dependencies, cycles, malformed specs) raises before
+    anything runs. A task's failure is data in the result, not an exception.
+    """
+    run = _Run(_as_graph(graph_or_tasks), policy, on_event, executor, clock, retain=True)
+    return run.execute()
+
+
+def execute_parallel(
+    tasks: Iterable[TaskSpec],
+    policy: OrchestrationPolicy | None = None,
+    *,
+    on_event: EventHandler | None = None,
+    executor: Executor | None = None,
+    clock: Clock | None = None,
+) -> OrchestrationResult:
+    """Run independent tasks; ``tasks`` may be any iterable, a generator included (pulled lazily).
+
+    A task with dependencies (``deps`` or a ``Ref``) is rejected: use ``execute_graph``.
+    """
+    run = _Run(_as_flat(tasks), policy, on_event, executor, clock, retain=True)
+    return run.execute()
+
+
+def iter_parallel(
+    tasks: Iterable[TaskSpec],
+    policy: OrchestrationPolicy | None = None,
+    *,
+    on_event: EventHandler | None = None,
+    executor: Executor | None = None,
+    clock: Clock | None = None,
+) -> Iterator[TaskResult]:
+    """Yield each task's result as it finishes; memory stays flat however many tasks come in.
+
+    Closing the iterator early (``break``) stops the run: running tasks are killed.
+    """
+    run = _Run(_as_flat(tasks), policy, on_event, executor, clock, retain=False)
+    return run.stream()
+
+
+async def execute_graph_async(
+    graph_or_tasks: TaskGraph | Iterable[TaskSpec],
+    policy: OrchestrationPolicy | None = None,
+    *,
+    on_event: EventHandler | None = None,
+    executor: Executor | None = None,
+) -> OrchestrationResult:
+    """``execute_graph`` for asyncio programs. ``on_event`` is called from a worker thread."""
+    run = _Run(_as_graph(graph_or_tasks), policy, on_event, executor, None, retain=True)
+    return await run.execute_async()
+
+
+async def execute_parallel_async(
+    tasks: Iterable[TaskSpec],
+    policy: OrchestrationPolicy | None = None,
+    *,
+    on_event: EventHandler | None = None,
+    executor: Executor | None = None,
+) -> OrchestrationResult:
+    """``execute_parallel`` for asyncio programs. ``on_event`` is called from a worker thread."""
+    run = _Run(_as_flat(tasks), policy, on_event, executor, None, retain=True)
+    return await run.execute_async()
+
+
+# -- input checks ---------------------------------------------------------------------------
+
+
+def _as_graph(graph_or_tasks: TaskGraph | Iterable[TaskSpec]) -> TaskGraph:
+    if isinstance(graph_or_tasks, TaskGraph):
+        return graph_or_tasks
+    if isinstance(graph_or_tasks, (str, bytes, TaskSpec)):
+        raise SpecError(f"expected a TaskGraph or an iterable of TaskSpecs, got {graph_or_tasks!r}")
+    return TaskGraph(graph_or_tasks)
+
+
+def _as_flat(tasks: Iterable[TaskSpec]) -> Iterable[TaskSpec]:
+    """Check a list up front (nothing runs if one task is bad); leave a generator lazy."""
+    if isinstance(tasks, (str, bytes, TaskSpec, TaskGraph)):
+        raise SpecError(f"expected an iterable of TaskSpecs, got {tasks!r}")
+    if isinstance(tasks, Sequence):
+        seen: set[str] = set()
+        for spec in tasks:
+            if not isinstance(spec, TaskSpec):
+                raise SpecError(f"expected a TaskSpec, got {spec!r}")
+            if spec.all_deps:
+                raise SpecError(
+                    f"task {spec.id!r} has dependencies {list(spec.all_deps)}; flat batches take "
+                    f"independent tasks (use execute_graph for dependencies)")
+            if spec.id in seen:
+                raise DuplicateTaskError(spec.id)
+            seen.add(spec.id)
+    return tasks
+
+
+# -- one run -------------------------------------------------------------------------------
+
+
+class _Cancelled(Exception):
+    """The async caller was cancelled; the run was stopped."""
+
+
+class _Run:
+    def __init__(self, tasks: TaskGraph | Iterable[TaskSpec], policy: OrchestrationPolicy | None,
+                 on_event: EventHandler | None, executor: Executor | None, clock: Clock | None,
+                 *, retain: bool) -> None:
+        if policy is not None and not isinstance(policy, OrchestrationPolicy):
+            raise SpecError(f"policy must be an OrchestrationPolicy, got {policy!r}")
+        self.tasks = tasks
+        self.policy = policy or OrchestrationPolicy()
+        self.on_event = on_event
+        self.executor = executor
+        self.clock = clock or MonotonicClock()
+        self.retain = retain
+        self.flag = InterruptFlag()
+        self._active: Executor | None = None
+
+    @contextmanager
+    def _executor(self) -> Iterator[Executor]:
+        size = self.policy.max_concurrency
+        if self.executor is not None:
+            self.executor.open(self.clock, size)
+            self._active = self.executor
+            yield self.executor
+            return
+        pool, shared = shared_pool()
+        healthy = False
+        try:
+            pool.max_tasks_per_worker = self.policy.max_tasks_per_worker
+            pool.open(self.clock, size)
+            self._active = pool
+            yield pool
+            healthy = True
+        finally:
+            release_shared_pool(pool, shared, healthy=healthy)
+
+    def _scheduler(self, executor: Executor) -> Scheduler:
+        return Scheduler(self.tasks, self.policy, executor, self.clock, on_event=self.on_event,
+                         retain=self.retain)
+
+    def execute(self) -> OrchestrationResult:
+        with self._executor() as executor:
+            sched = self._scheduler(executor)
+            with interrupt_guard(executor.wakeup) as signals:
+                try:
+                    self._drive(sched, signals)
+                finally:
+                    sched.finish()
+            return sched.result()
+
+    def _drive(self, sched: Scheduler, signals: InterruptFlag) -> None:
+        sched.start()
+        try:
+            while not sched.done:
+                if signals.raised or self.flag.raised:
+                    sched.abort("interrupt")
+                    if signals.raised:
+                        raise signals.exception()
+                    raise _Cancelled()
+                sched.step(sched.next_timeout())
+        except BaseException:
+            sched.abort("interrupt")
+            raise
+
+    def stream(self) -> Iterator[TaskResult]:
+        with self._executor() as executor:
+            sched = self._scheduler(executor)
+            with interrupt_guard(executor.wakeup) as signals:
+                sched.start()
+                try:
+                    while not sched.done:
+                        if signals.raised:
+                            sched.abort("interrupt")
+                            raise signals.exception()
+                        for rec in sched.step(sched.next_timeout()):
+                            yield sched.task_result(rec)
+                except BaseException:  # GeneratorExit too: the consumer stopped early
+                    sched.abort("interrupt")
+                    raise
+                finally:
+                    sched.finish()
+
+    def cancel(self) -> None:
+        """Ask the run to stop (any thread)."""
+        self.flag.cancelled = True
+        if self._active is not None:
+            self._active.wakeup()
+
+    async def execute_async(self) -> OrchestrationResult:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(None, self._execute_or_cancelled)
+        try:
+            result = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            self.cancel()
+            try:
+                await future  # the workers are dead when this returns
+            except BaseException:
+                pass
+            raise
+        if result is None:
+            raise asyncio.CancelledError()
+        return result
+
+    def _execute_or_cancelled(self) -> OrchestrationResult | None:
+        try:
+            return self.execute()
+        except _Cancelled:
+            return None

@@ -1,0 +1,98 @@
+"""Telemetry events: immutable, typed by a dotted name, versioned (``SCHEMA_VERSION``).
+
+Every event has ``schema``, ``type``, ``ts`` (wall clock), ``seq`` (strictly increasing within a
+run), ``run_id`` and ``elapsed`` (monotonic seconds since the run started); where it applies,
+``task_id``, ``attempt``, ``pid``, ``duration``, ``error``, ``reason`` and type-specific ``data``.
+``to_dict()`` gives the JSON form (``ts`` as ISO 8601 UTC) documented in docs/events.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Final, Mapping
+
+from .results import TaskError
+
+__all__ = ["SCHEMA_VERSION", "EventType", "Event", "EventHandler", "TERMINAL_EVENT_TYPES"]
+
+SCHEMA_VERSION: Final = 1
+
+
+class EventType:
+    """The dotted event names (plain strings, so sinks and JSON consumers compare cheaply)."""
+
+    RUN_STARTED: Final = "run.started"
+    RUN_FINISHED: Final = "run.finished"
+    TASK_READY: Final = "task.ready"
+    TASK_STARTED: Final = "task.started"
+    TASK_RETRY_SCHEDULED: Final = "task.retry_scheduled"
+    TASK_KILL: Final = "task.kill"
+    TASK_SUCCEEDED: Final = "task.succeeded"
+    TASK_FAILED: Final = "task.failed"
+    TASK_TIMED_OUT: Final = "task.timed_out"
+    TASK_CANCELLED: Final = "task.cancelled"
+    TASK_SKIPPED: Final = "task.skipped"
+    WORKER_STARTED: Final = "worker.started"
+    WORKER_DIED: Final = "worker.died"
+    GATE_PASSED: Final = "gate.passed"
+    GATE_FAILED: Final = "gate.failed"
+    CALLBACK_ERROR: Final = "callback.error"
+
+    ALL: Final = (
+        RUN_STARTED, RUN_FINISHED, TASK_READY, TASK_STARTED, TASK_RETRY_SCHEDULED, TASK_KILL,
+        TASK_SUCCEEDED, TASK_FAILED, TASK_TIMED_OUT, TASK_CANCELLED, TASK_SKIPPED,
+        WORKER_STARTED, WORKER_DIED, GATE_PASSED, GATE_FAILED, CALLBACK_ERROR,
+    )
+
+
+TERMINAL_EVENT_TYPES: Final = frozenset({
+    EventType.TASK_SUCCEEDED, EventType.TASK_FAILED, EventType.TASK_TIMED_OUT,
+    EventType.TASK_CANCELLED, EventType.TASK_SKIPPED,
+})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    type: str
+    seq: int
+    ts: float
+    run_id: str
+    elapsed: float
+    task_id: str | None = None
+    attempt: int | None = None
+    pid: int | None = None
+    duration: float | None = None
+    error: TaskError | None = None
+    reason: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schema": self.schema,
+            "type": self.type,
+            "ts": datetime.fromtimestamp(self.ts, timezone.utc).isoformat(timespec="microseconds")
+            .replace("+00:00", "Z"),
+            "seq": self.seq,
+            "run_id": self.run_id,
+            "elapsed": round(self.elapsed, 6),
+        }
+        if self.task_id is not None:
+            out["task_id"] = self.task_id
+        if self.attempt is not None:
+            out["attempt"] = self.attempt
+        if self.pid is not None:
+            out["pid"] = self.pid
+        if self.duration is not None:
+            out["duration"] = round(self.duration, 6)
+        if self.error is not None:
+            out["error"] = self.error.to_dict()
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.data:
+            out["data"] = dict(self.data)
+        return out
+
+
+EventHandler = Callable[[Event], None]

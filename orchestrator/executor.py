@@ -1,0 +1,259 @@
+"""The seam between the scheduler and whatever runs attempts.
+
+An ``Executor`` starts attempts, kills them, and reports what happened as a list of events from
+``wait(timeout)``. The scheduler owns every decision (what to run, when to give up, when to
+escalate a kill); an executor only carries them out and reports facts. Three implementations:
+``LocalPool`` (worker processes, the default), ``InlineExecutor`` (in this process, for debugging;
+it cannot stop a running task) and ``testing.ScriptedExecutor`` (a test decides every outcome).
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Any, Deque, Mapping, Protocol, Union
+
+from .clock import Clock
+from .pickling import SerializationError
+from .results import TaskError
+from .spec import TaskFn
+
+__all__ = [
+    "Attempt", "AttemptStarted", "AttemptFinished", "AttemptLost", "AttemptRequeued",
+    "WorkerStarted", "WorkerExited", "ExecutorEvent", "Executor", "InlineExecutor",
+    "SerializationError", "error_from_tuple",
+]
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One try of one task. ``ticket`` is unique per attempt within a run."""
+
+    ticket: int
+    task_id: str
+    attempt: int
+    fn: TaskFn
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+    timeout: float | None = None
+    prepared: Any = None  # the executor's serialised form, kept for a requeue
+
+
+@dataclass(slots=True)
+class AttemptStarted:
+    ticket: int
+    pid: int | None
+    at: float
+
+
+@dataclass(slots=True)
+class AttemptFinished:
+    """The attempt returned (``ok``) or raised; ``duration`` as measured where it ran."""
+
+    ticket: int
+    pid: int | None
+    at: float
+    ok: bool
+    value: Any = None
+    error: TaskError | None = None
+    duration: float | None = None
+    cpu_time: float | None = None
+    peak_rss: int | None = None
+    reports: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class AttemptLost:
+    """The process running the attempt died: killed on request (``killed``) or by itself."""
+
+    ticket: int
+    pid: int | None
+    at: float
+    exit_code: int | None
+    signal: str | None
+    killed: bool
+
+
+@dataclass(slots=True)
+class AttemptRequeued:
+    """The attempt was sent but never started (its worker died first); not charged."""
+
+    ticket: int
+
+
+@dataclass(slots=True)
+class WorkerStarted:
+    pid: int
+    slot: int
+    at: float
+    startup: float
+
+
+@dataclass(slots=True)
+class WorkerExited:
+    pid: int
+    slot: int
+    at: float
+    exit_code: int | None
+    signal: str | None
+    reason: str  # "killed" | "crashed" | "retired" | "shutdown"
+
+
+ExecutorEvent = Union[
+    AttemptStarted, AttemptFinished, AttemptLost, AttemptRequeued, WorkerStarted, WorkerExited
+]
+
+
+class Executor(Protocol):
+    """What the scheduler needs from a place that runs attempts."""
+
+    @property
+    def capacity(self) -> int:
+        """How many attempts can run at once."""
+        ...
+
+    def open(self, clock: Clock, size: int) -> None:
+        """Be ready to run ``size`` attempts at once; reuse what is already running."""
+        ...
+
+    def prepare(self, attempt: Attempt) -> None:
+        """Serialise the attempt now; raise ``SerializationError`` if it cannot be sent."""
+        ...
+
+    def idle(self) -> int:
+        """Workers with nothing sent to them."""
+        ...
+
+    def submit(self, attempt: Attempt, *, queue: bool = False) -> bool:
+        """Send ``attempt`` to an idle worker, or (``queue``) behind a busy one.
+
+        False when it was not taken (nothing idle, or too large to queue).
+        """
+        ...
+
+    def kill(self, ticket: int, *, force: bool) -> list[int]:
+        """Stop the running attempt ``ticket`` (SIGTERM, or SIGKILL when ``force``) with its
+        whole process tree; the outcome arrives later as ``AttemptLost``. Returns the pids."""
+        ...
+
+    def memory(self, ticket: int) -> int | None:
+        """Resident bytes of the process tree running ``ticket``, if it is running."""
+        ...
+
+    def wait(self, timeout: float | None) -> list[ExecutorEvent]:
+        """Block until something happens (or ``timeout`` seconds pass, or ``wakeup``)."""
+        ...
+
+    def wakeup(self) -> None:
+        """Make a blocked ``wait`` return now. Safe to call from any thread."""
+        ...
+
+    def begin_run(self) -> None: ...
+
+    def end_run(self) -> None: ...
+
+    def close(self, *, kill: bool = False) -> None:
+        """Stop every worker (at once, with ``kill``) and release everything."""
+        ...
+
+
+def error_from_tuple(err: tuple[Any, ...]) -> TaskError:
+    kind, type_name, message, tb, chain, exc_bytes = err
+    return TaskError(kind=kind, type=type_name, message=message, traceback=tb,
+                     type_chain=tuple(chain), exception_bytes=exc_bytes)
+
+
+class InlineExecutor:
+    """Runs each attempt in this process, one at a time, inside ``wait``.
+
+    For debugging (breakpoints and prints work) and for tests of task code. It cannot stop a
+    running attempt, so timeouts are not enforced.
+    """
+
+    def __init__(self, max_workers: int = 1) -> None:
+        self._capacity = max_workers
+        self._queue: Deque[Attempt] = collections.deque()
+        self._clock: Clock | None = None
+        self._events: list[ExecutorEvent] = []
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    def open(self, clock: Clock, size: int) -> None:
+        self._clock = clock
+        self._capacity = size
+
+    def prepare(self, attempt: Attempt) -> None:
+        return None
+
+    def idle(self) -> int:
+        return max(0, self._capacity - len(self._queue))
+
+    def submit(self, attempt: Attempt, *, queue: bool = False) -> bool:
+        if len(self._queue) >= self._capacity and not queue:
+            return False
+        self._queue.append(attempt)
+        return True
+
+    def kill(self, ticket: int, *, force: bool) -> list[int]:
+        for attempt in self._queue:
+            if attempt.ticket == ticket:
+                self._queue.remove(attempt)
+                assert self._clock is not None
+                self._events.append(AttemptLost(ticket, None, self._clock.now(), None, None, True))
+                break
+        return []
+
+    def memory(self, ticket: int) -> int | None:
+        return None
+
+    def wait(self, timeout: float | None) -> list[ExecutorEvent]:
+        events, self._events = self._events, []
+        if events or not self._queue:
+            return events
+        from workers import context
+        from workers.capture import capture
+        from workers.resolve import resolve
+
+        assert self._clock is not None
+        attempt = self._queue.popleft()
+        start = self._clock.now()
+        events.append(AttemptStarted(attempt.ticket, None, start))
+        ctx = context.TaskContext(attempt.task_id, attempt.attempt,
+                                  None if attempt.timeout is None else start + attempt.timeout)
+        context._set(ctx)
+        try:
+            fn = resolve(attempt.fn) if isinstance(attempt.fn, str) else attempt.fn
+            value = fn(*attempt.args, **attempt.kwargs)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            end = self._clock.now()
+            events.append(AttemptFinished(attempt.ticket, None, end, False,
+                                          error=error_from_tuple(capture(exc)),
+                                          duration=end - start, reports=dict(ctx.reports)))
+        else:
+            end = self._clock.now()
+            events.append(AttemptFinished(attempt.ticket, None, end, True, value=value,
+                                          duration=end - start, reports=dict(ctx.reports)))
+        finally:
+            context._set(None)
+        return events
+
+    def wakeup(self) -> None:
+        return None
+
+    def begin_run(self) -> None:
+        return None
+
+    def end_run(self) -> None:
+        self._queue.clear()
+        self._events.clear()
+
+    def close(self, *, kill: bool = False) -> None:
+        self.end_run()
+
+
+# Re-exported so executor implementations need only this module.
+_ = SerializationError

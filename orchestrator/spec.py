@@ -1,0 +1,186 @@
+"""TaskSpec and Ref: what to run, validated when it is built.
+
+A ``TaskSpec`` is frozen and picklable. ``fn`` is a callable or an import path ``"pkg.mod:func"``
+that the worker resolves. ``Ref("other")`` anywhere inside ``args``/``kwargs`` (also nested in
+lists, tuples and dicts) stands for the result of task ``other``; it implies the dependency.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
+
+from .errors import SpecError
+
+if TYPE_CHECKING:
+    from .policy import RetryPolicy
+
+__all__ = ["Ref", "TaskSpec", "TaskFn", "find_refs", "substitute_refs"]
+
+TaskFn = Union[Callable[..., Any], str]
+
+# "package.module:attribute.path" - the form setuptools entry points use.
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """Stands for the result value of task ``task_id``; resolved just before dispatch."""
+
+    task_id: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.task_id, str) or not self.task_id:
+            raise SpecError(f"Ref.task_id must be a non-empty string, got {self.task_id!r}")
+
+
+def find_refs(obj: Any) -> list[str]:
+    """Ids of every ``Ref`` inside ``obj`` (through lists, tuples, sets and dict values)."""
+    found: list[str] = []
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Ref):
+            found.append(item.task_id)
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return found
+
+
+def substitute_refs(obj: Any, resolve: Callable[[str], Any]) -> Any:
+    """A copy of ``obj`` with every ``Ref`` replaced by ``resolve(ref.task_id)``."""
+    if isinstance(obj, Ref):
+        return resolve(obj.task_id)
+    if isinstance(obj, list):
+        return [substitute_refs(x, resolve) for x in obj]
+    if isinstance(obj, tuple):
+        items = [substitute_refs(x, resolve) for x in obj]
+        # Keep namedtuples namedtuples.
+        return type(obj)(*items) if hasattr(obj, "_fields") else tuple(items)
+    if isinstance(obj, (set, frozenset)):
+        return type(obj)(substitute_refs(x, resolve) for x in obj)
+    if isinstance(obj, dict):
+        return {k: substitute_refs(v, resolve) for k, v in obj.items()}
+    return obj
+
+
+def _check_seconds(value: Any, name: str, task_id: str, allow_zero: bool = False) -> None:
+    if value is None:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise SpecError(
+            f"task {task_id!r}: {name} must be a number of seconds {bound} or None, got {value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One unit of work.
+
+    ``timeout`` and ``retry`` override the run's policy for this task. ``priority``: higher
+    starts first. ``estimate``: expected run time in seconds, used to find the critical path.
+    ``max_memory_mb``: kill the task when its worker (with its children) passes this resident size.
+    """
+
+    id: str
+    fn: TaskFn
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    deps: tuple[str, ...] = ()
+    timeout: float | None = None
+    retry: RetryPolicy | None = None
+    priority: int = 0
+    estimate: float | None = None
+    tags: Mapping[str, Any] = field(default_factory=dict)
+    max_memory_mb: float | None = None
+
+    def __post_init__(self) -> None:
+        from .policy import RetryPolicy
+
+        tid = self.id
+        if not isinstance(tid, str) or not tid.strip():
+            raise SpecError(f"TaskSpec.id must be a non-empty string, got {tid!r}")
+        fn = self.fn
+        if isinstance(fn, str):
+            if not _IMPORT_PATH.match(fn):
+                raise SpecError(
+                    f"task {tid!r}: fn must be a callable or an import path 'pkg.module:function', "
+                    f"got {fn!r}"
+                )
+        elif not callable(fn):
+            raise SpecError(f"task {tid!r}: fn must be callable or an import path, got {fn!r}")
+        if isinstance(self.args, (str, bytes)) or not _is_iterable(self.args):
+            raise SpecError(f"task {tid!r}: args must be a tuple or list, got {self.args!r}")
+        object.__setattr__(self, "args", tuple(self.args))
+        if not isinstance(self.kwargs, Mapping):
+            raise SpecError(f"task {tid!r}: kwargs must be a mapping, got {self.kwargs!r}")
+        for key in self.kwargs:
+            if not isinstance(key, str):
+                raise SpecError(f"task {tid!r}: kwargs keys must be strings, got {key!r}")
+        object.__setattr__(self, "kwargs", dict(self.kwargs))
+        deps = self.deps
+        if isinstance(deps, str) or not _is_iterable(deps):
+            raise SpecError(f"task {tid!r}: deps must be a list of task ids, got {deps!r}")
+        deps = tuple(deps)
+        for dep in deps:
+            if not isinstance(dep, str) or not dep:
+                raise SpecError(f"task {tid!r}: every dependency must be a task id, got {dep!r}")
+        object.__setattr__(self, "deps", deps)
+        _check_seconds(self.timeout, "timeout", tid)
+        if self.retry is not None and not isinstance(self.retry, RetryPolicy):
+            raise SpecError(
+                f"task {tid!r}: retry must be a RetryPolicy or None, got {self.retry!r}")
+        if not isinstance(self.priority, int) or isinstance(self.priority, bool):
+            raise SpecError(f"task {tid!r}: priority must be an integer, got {self.priority!r}")
+        _check_seconds(self.estimate, "estimate", tid, allow_zero=True)
+        if not isinstance(self.tags, Mapping):
+            raise SpecError(f"task {tid!r}: tags must be a mapping, got {self.tags!r}")
+        object.__setattr__(self, "tags", dict(self.tags))
+        if self.max_memory_mb is not None:
+            m = self.max_memory_mb
+            if not isinstance(m, (int, float)) or isinstance(m, bool) or not m > 0:
+                raise SpecError(f"task {tid!r}: max_memory_mb must be > 0 or None, got {m!r}")
+        refs = find_refs(self.args) + find_refs(self.kwargs)
+        object.__setattr__(self, "_refs", tuple(dict.fromkeys(refs)))
+        if tid in self.all_deps:
+            raise SpecError(f"task {tid!r} depends on itself")
+
+    # ``_refs`` is set in __post_init__; dataclass fields stay the public constructor.
+    _refs: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    @property
+    def has_refs(self) -> bool:
+        return bool(self._refs)
+
+    @property
+    def all_deps(self) -> tuple[str, ...]:
+        """Explicit ``deps`` plus the ids named by ``Ref``s, without repeats, in order."""
+        if not self._refs:
+            return self.deps
+        return tuple(dict.fromkeys(self.deps + self._refs))
+
+    @property
+    def fn_name(self) -> str:
+        fn = self.fn
+        if isinstance(fn, str):
+            return fn
+        module = getattr(fn, "__module__", None) or "?"
+        return f"{module}:{getattr(fn, '__qualname__', repr(fn))}"
+
+    # Frozen but holding dicts: hash by identity so specs can sit in sets.
+    __hash__ = object.__hash__
+
+
+def _is_iterable(value: Any) -> bool:
+    try:
+        iter(value)
+    except TypeError:
+        return False
+    return True
