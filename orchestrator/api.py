@@ -26,6 +26,7 @@ from .policy import OrchestrationPolicy
 from .pool import release_shared_pool, shared_pool
 from .results import OrchestrationResult, TaskResult
 from .scheduler import Scheduler
+from .sinks import combine_handlers, flush_handlers
 from .spec import TaskSpec
 
 __all__ = [
@@ -38,7 +39,7 @@ def execute_graph(
     graph_or_tasks: TaskGraph | Iterable[TaskSpec],
     policy: OrchestrationPolicy | None = None,
     *,
-    on_event: EventHandler | None = None,
+    on_event: EventHandler | Sequence[EventHandler] | None = None,
     executor: Executor | None = None,
     clock: Clock | None = None,
 ) -> OrchestrationResult:
@@ -55,7 +56,7 @@ def execute_parallel(
     tasks: Iterable[TaskSpec],
     policy: OrchestrationPolicy | None = None,
     *,
-    on_event: EventHandler | None = None,
+    on_event: EventHandler | Sequence[EventHandler] | None = None,
     executor: Executor | None = None,
     clock: Clock | None = None,
 ) -> OrchestrationResult:
@@ -71,7 +72,7 @@ def iter_parallel(
     tasks: Iterable[TaskSpec],
     policy: OrchestrationPolicy | None = None,
     *,
-    on_event: EventHandler | None = None,
+    on_event: EventHandler | Sequence[EventHandler] | None = None,
     executor: Executor | None = None,
     clock: Clock | None = None,
 ) -> Iterator[TaskResult]:
@@ -87,7 +88,7 @@ async def execute_graph_async(
     graph_or_tasks: TaskGraph | Iterable[TaskSpec],
     policy: OrchestrationPolicy | None = None,
     *,
-    on_event: EventHandler | None = None,
+    on_event: EventHandler | Sequence[EventHandler] | None = None,
     executor: Executor | None = None,
 ) -> OrchestrationResult:
     """``execute_graph`` for asyncio programs. ``on_event`` is called from a worker thread."""
@@ -99,7 +100,7 @@ async def execute_parallel_async(
     tasks: Iterable[TaskSpec],
     policy: OrchestrationPolicy | None = None,
     *,
-    on_event: EventHandler | None = None,
+    on_event: EventHandler | Sequence[EventHandler] | None = None,
     executor: Executor | None = None,
 ) -> OrchestrationResult:
     """``execute_parallel`` for asyncio programs. ``on_event`` is called from a worker thread."""
@@ -146,13 +147,15 @@ class _Cancelled(Exception):
 
 class _Run:
     def __init__(self, tasks: TaskGraph | Iterable[TaskSpec], policy: OrchestrationPolicy | None,
-                 on_event: EventHandler | None, executor: Executor | None, clock: Clock | None,
+                 on_event: EventHandler | Sequence[EventHandler] | None,
+                 executor: Executor | None, clock: Clock | None,
                  *, retain: bool) -> None:
         if policy is not None and not isinstance(policy, OrchestrationPolicy):
             raise SpecError(f"policy must be an OrchestrationPolicy, got {policy!r}")
         self.tasks = tasks
         self.policy = policy or OrchestrationPolicy()
-        self.on_event = on_event
+        self.sinks = on_event
+        self.on_event = combine_handlers(on_event)
         self.executor = executor
         self.clock = clock or MonotonicClock()
         self.retain = retain
@@ -190,6 +193,7 @@ class _Run:
                     self._drive(sched, signals)
                 finally:
                     sched.finish()
+                    flush_handlers(self.sinks)
             return sched.result()
 
     def _drive(self, sched: Scheduler, signals: InterruptFlag) -> None:
@@ -223,6 +227,7 @@ class _Run:
                     raise
                 finally:
                     sched.finish()
+                    flush_handlers(self.sinks)
 
     def cancel(self) -> None:
         """Ask the run to stop (any thread)."""

@@ -8,9 +8,8 @@ run), ``run_id`` and ``elapsed`` (monotonic seconds since the run started); wher
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Final, Mapping
+from typing import Any, Callable, Final, Mapping, NamedTuple
 
 from .results import TaskError
 
@@ -52,8 +51,9 @@ TERMINAL_EVENT_TYPES: Final = frozenset({
 })
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """One immutable event. A NamedTuple: it is built on the scheduler's hot path."""
+
     type: str
     seq: int
     ts: float
@@ -65,15 +65,15 @@ class Event:
     duration: float | None = None
     error: TaskError | None = None
     reason: str | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] | None = None
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON form: ``ts`` as ISO 8601 UTC; fields that do not apply are left out."""
         out: dict[str, Any] = {
             "schema": self.schema,
             "type": self.type,
-            "ts": datetime.fromtimestamp(self.ts, timezone.utc).isoformat(timespec="microseconds")
-            .replace("+00:00", "Z"),
+            "ts": iso_utc(self.ts),
             "seq": self.seq,
             "run_id": self.run_id,
             "elapsed": round(self.elapsed, 6),
@@ -93,6 +93,13 @@ class Event:
         if self.data:
             out["data"] = dict(self.data)
         return out
+
+
+def iso_utc(ts: float) -> str:
+    """``2026-11-26T03:16:11.123456Z`` (rounded to the microsecond)."""
+    sec, micros = divmod(round(ts * 1e6), 1_000_000)
+    stamp = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{micros:06d}Z"
 
 
 EventHandler = Callable[[Event], None]

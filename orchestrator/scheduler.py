@@ -791,14 +791,15 @@ class Scheduler:
         handler = self._handler
         if handler is None:
             return
-        now = self.clock.now()
-        event = Event(
-            type=type_, seq=next(self._seq), ts=self.clock.wall(), run_id=self.run_id,
-            elapsed=now - self._started_at,
-            task_id=rec.id if rec is not None else None,
-            attempt=(rec.attempt or None) if rec is not None else None,
-            pid=pid, duration=duration, error=error, reason=reason, data=data or {},
-        )
+        clock = self.clock
+        if rec is None:
+            event = Event(type_, next(self._seq), clock.wall(), self.run_id,
+                          clock.now() - self._started_at, None, None, pid, duration, error,
+                          reason, data)
+        else:
+            event = Event(type_, next(self._seq), clock.wall(), self.run_id,
+                          clock.now() - self._started_at, rec.spec.id, rec.attempt or None, pid,
+                          duration, error, reason, data)
         try:
             handler(event)
         except Exception as exc:
