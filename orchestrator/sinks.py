@@ -23,7 +23,7 @@ from .events import Event
 
 __all__ = ["MemorySink", "CallbackSink", "JsonLinesSink", "format_event", "combine_handlers"]
 
-_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_str = json.encoder.encode_basestring
 
 
 class MemorySink:
@@ -182,7 +182,7 @@ def combine_handlers(
     if handlers is None:
         return None
     if callable(handlers):
-        return handlers  # type: ignore[return-value]
+        return handlers
     items = list(handlers)
     for h in items:
         if not callable(h):
@@ -190,7 +190,7 @@ def combine_handlers(
     if not items:
         return None
     if len(items) == 1:
-        return items[0]  # type: ignore[return-value]
+        return items[0]
 
     def fan_out(event: Event) -> None:
         for h in items:
