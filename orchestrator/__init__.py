@@ -33,6 +33,7 @@ from .errors import (
 )
 from .events import SCHEMA_VERSION, Event, EventType
 from .executor import Executor, InlineExecutor
+from .gates import GateVerdict
 from .graph import TaskGraph
 from .interrupts import RunTerminated
 from .policy import OrchestrationPolicy, RetryPolicy
@@ -47,7 +48,7 @@ __all__ = [
     "execute_graph", "execute_parallel", "iter_parallel", "execute_graph_async",
     "execute_parallel_async",
     "TaskResult", "TaskStatus", "TaskError", "OrchestrationResult", "RunMetrics",
-    "Event", "EventType", "SCHEMA_VERSION",
+    "Event", "EventType", "SCHEMA_VERSION", "GateVerdict",
     "Executor", "InlineExecutor", "LocalPool", "shutdown_shared_pool",
     "Clock", "MonotonicClock", "FakeClock",
     "OrchestratorError", "SpecError", "PolicyError", "GraphError", "DuplicateTaskError",

@@ -13,13 +13,16 @@ busy (another thread) gets a private pool for its duration.
 from __future__ import annotations
 
 import asyncio
+import traceback
 from contextlib import contextmanager
-from typing import Iterable, Iterator, Sequence
+from dataclasses import replace
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .clock import Clock, MonotonicClock
 from .errors import DuplicateTaskError, SpecError
-from .events import EventHandler
+from .events import EventHandler, EventType
 from .executor import Executor
+from .gates import Gate, GateVerdict, run_gate
 from .graph import TaskGraph
 from .interrupts import InterruptFlag, interrupt_guard
 from .policy import OrchestrationPolicy
@@ -42,13 +45,18 @@ def execute_graph(
     on_event: EventHandler | Sequence[EventHandler] | None = None,
     executor: Executor | None = None,
     clock: Clock | None = None,
+    gates: Sequence[Gate] = (),
+    merge: Callable[[dict[str, Any]], Any] | None = None,
 ) -> OrchestrationResult:
     """Run a dependency graph; every task ends in exactly one terminal state.
 
     Bad input (duplicate ids, missing dependencies, cycles, malformed specs) raises before
     anything runs. A task's failure is data in the result, not an exception.
+    ``merge`` combines the succeeded values into ``result.merged``; then each of ``gates``
+    judges the result (a failed gate makes ``result.ok`` false).
     """
-    run = _Run(_as_graph(graph_or_tasks), policy, on_event, executor, clock, retain=True)
+    run = _Run(_as_graph(graph_or_tasks), policy, on_event, executor, clock, retain=True,
+               gates=gates, merge=merge)
     return run.execute()
 
 
@@ -59,12 +67,16 @@ def execute_parallel(
     on_event: EventHandler | Sequence[EventHandler] | None = None,
     executor: Executor | None = None,
     clock: Clock | None = None,
+    gates: Sequence[Gate] = (),
+    merge: Callable[[dict[str, Any]], Any] | None = None,
 ) -> OrchestrationResult:
     """Run independent tasks; ``tasks`` may be any iterable, a generator included (pulled lazily).
 
     A task with dependencies (``deps`` or a ``Ref``) is rejected: use ``execute_graph``.
+    ``merge`` and ``gates`` as for ``execute_graph``.
     """
-    run = _Run(_as_flat(tasks), policy, on_event, executor, clock, retain=True)
+    run = _Run(_as_flat(tasks), policy, on_event, executor, clock, retain=True, gates=gates,
+               merge=merge)
     return run.execute()
 
 
@@ -90,9 +102,12 @@ async def execute_graph_async(
     *,
     on_event: EventHandler | Sequence[EventHandler] | None = None,
     executor: Executor | None = None,
+    gates: Sequence[Gate] = (),
+    merge: Callable[[dict[str, Any]], Any] | None = None,
 ) -> OrchestrationResult:
     """``execute_graph`` for asyncio programs. ``on_event`` is called from a worker thread."""
-    run = _Run(_as_graph(graph_or_tasks), policy, on_event, executor, None, retain=True)
+    run = _Run(_as_graph(graph_or_tasks), policy, on_event, executor, None, retain=True,
+               gates=gates, merge=merge)
     return await run.execute_async()
 
 
@@ -102,9 +117,12 @@ async def execute_parallel_async(
     *,
     on_event: EventHandler | Sequence[EventHandler] | None = None,
     executor: Executor | None = None,
+    gates: Sequence[Gate] = (),
+    merge: Callable[[dict[str, Any]], Any] | None = None,
 ) -> OrchestrationResult:
     """``execute_parallel`` for asyncio programs. ``on_event`` is called from a worker thread."""
-    run = _Run(_as_flat(tasks), policy, on_event, executor, None, retain=True)
+    run = _Run(_as_flat(tasks), policy, on_event, executor, None, retain=True, gates=gates,
+               merge=merge)
     return await run.execute_async()
 
 
@@ -149,7 +167,8 @@ class _Run:
     def __init__(self, tasks: TaskGraph | Iterable[TaskSpec], policy: OrchestrationPolicy | None,
                  on_event: EventHandler | Sequence[EventHandler] | None,
                  executor: Executor | None, clock: Clock | None,
-                 *, retain: bool) -> None:
+                 *, retain: bool, gates: Sequence[Gate] = (),
+                 merge: Callable[[dict[str, Any]], Any] | None = None) -> None:
         if policy is not None and not isinstance(policy, OrchestrationPolicy):
             raise SpecError(f"policy must be an OrchestrationPolicy, got {policy!r}")
         self.tasks = tasks
@@ -159,6 +178,13 @@ class _Run:
         self.executor = executor
         self.clock = clock or MonotonicClock()
         self.retain = retain
+        self.gates = list(gates)
+        for gate in self.gates:
+            if not callable(gate):
+                raise SpecError(f"every gate must be callable, got {gate!r}")
+        if merge is not None and not callable(merge):
+            raise SpecError(f"merge must be callable, got {merge!r}")
+        self.merge = merge
         self.flag = InterruptFlag()
         self._active: Executor | None = None
 
@@ -189,12 +215,35 @@ class _Run:
         with self._executor() as executor:
             sched = self._scheduler(executor)
             with interrupt_guard(executor.wakeup) as signals:
+                passed = True
                 try:
                     self._drive(sched, signals)
+                    result = self._judge(sched)
+                    passed = all(v.passed for v in result.gates)
                 finally:
-                    sched.finish()
+                    sched.finish(gates_passed=passed)
                     flush_handlers(self.sinks)
-            return sched.result()
+            final = sched.result()
+            return replace(final, gates=result.gates, merged=result.merged)
+
+    def _judge(self, sched: Scheduler) -> OrchestrationResult:
+        """Merge the succeeded values, then run every gate on the provisional result."""
+        result = sched.result(finish=False)
+        verdicts: list[GateVerdict] = []
+        if self.merge is not None:
+            try:
+                result = replace(result, merged=self.merge(result.values))
+            except Exception as exc:
+                verdicts.append(GateVerdict("merge", False,
+                                            f"merge raised {type(exc).__name__}: {exc}",
+                                            traceback.format_exc()))
+        for gate in self.gates:
+            verdict = run_gate(gate, replace(result, gates=tuple(verdicts)))
+            verdicts.append(verdict)
+            sched.emit(EventType.GATE_PASSED if verdict.passed else EventType.GATE_FAILED,
+                       reason=None if verdict.passed else verdict.message,
+                       data=verdict.to_dict())
+        return replace(result, gates=tuple(verdicts))
 
     def _drive(self, sched: Scheduler, signals: InterruptFlag) -> None:
         sched.start()

@@ -223,9 +223,12 @@ class Scheduler:
         finally:
             self._cancel_leftovers()
 
-    def result(self) -> OrchestrationResult:
-        """The run's result (``retain=True`` runs); emits ``run.finished`` once."""
-        if self._finished_at is None:
+    def result(self, *, finish: bool = True) -> OrchestrationResult:
+        """The run's result (``retain=True`` runs); emits ``run.finished`` once.
+
+        ``finish=False`` gives the provisional result that gates judge before the run ends.
+        """
+        if finish and self._finished_at is None:
             self._finish_run()
         if self._graph is not None:
             order = self._graph.topological_order()
@@ -241,10 +244,15 @@ class Scheduler:
             interrupted=self._interrupted,
         )
 
-    def finish(self) -> None:
-        """Emit ``run.finished`` (for streaming runs, which never call ``result()``)."""
+    def finish(self, *, gates_passed: bool = True) -> None:
+        """Emit ``run.finished`` once (streaming runs never call ``result()``)."""
         if self._finished_at is None:
-            self._finish_run()
+            self._finish_run(gates_passed)
+
+    def emit(self, type_: str, *, reason: str | None = None,
+             data: dict[str, Any] | None = None) -> None:
+        """Emit a run-level event from outside the loop (gates)."""
+        self._emit(type_, reason=reason, data=data)
 
     def task_result(self, rec: TaskRecord) -> TaskResult:
         return self._task_result(rec)
@@ -772,7 +780,7 @@ class Scheduler:
         return compute_metrics(list(results), wall_time=wall,
                                workers=self.policy.max_concurrency, deps=deps)
 
-    def _finish_run(self) -> None:
+    def _finish_run(self, gates_passed: bool = True) -> None:
         self._finished_at = self.clock.now()
         self.executor.end_run()
         counts: dict[str, int] = {}
@@ -780,7 +788,8 @@ class Scheduler:
             counts[rec.state.value] = counts.get(rec.state.value, 0) + 1
         self._emit(EventType.RUN_FINISHED, reason="interrupted" if self._interrupted else None,
                    duration=self._finished_at - self._started_at,
-                   data={"ok": not self._interrupted and set(counts) <= {"succeeded"},
+                   data={"ok": not self._interrupted and set(counts) <= {"succeeded"}
+                         and gates_passed,
                          "interrupted": self._interrupted, "counts": counts,
                          "retries": self._retries,
                          "workers": self.policy.max_concurrency})
