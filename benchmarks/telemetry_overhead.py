@@ -1,0 +1,141 @@
+"""What the JSON Lines event sink costs a run: 5,000 tiny tasks with the sink on vs off.
+
+    python -m benchmarks.telemetry_overhead            # full: 5,000 tasks, 7 rounds
+    python benchmarks/telemetry_overhead.py --quick    # a smoke run
+
+Every variant runs in the same process on the same warm pool, interleaved round by round (the
+order rotates each round), so drift and the neighbours' load spread over all of them; the table
+gives the median and the best of the rounds and the overhead of the median against "off".
+Two workloads: no-op tasks (pure dispatch, the worst case: the parent's loop is the bottleneck,
+so everything the loop does per event shows) and ~1 ms CPU tasks.
+
+Variants:
+    off           no event handler (events are not even built)
+    list.append   events built and kept in a list: the floor for any sink
+    jsonl         ``JsonLinesSink(path)`` created for the run and closed after it (the writer
+                  process's start and the final flush are inside the timing)
+    jsonl-open    one ``JsonLinesSink(path)`` kept open across runs (flushed at each run's end)
+    inline        format each event in the callback and write it (what a naive sink does)
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+if __package__ in (None, ""):  # run by path: make the repository importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from orchestrator import OrchestrationPolicy, TaskSpec, execute_parallel  # noqa: E402
+from orchestrator.sinks import JsonLinesSink, format_event  # noqa: E402
+
+VARIANTS = ("off", "list.append", "jsonl", "jsonl-open", "inline")
+
+
+def _tasks(n: int, fn: str, args: tuple[Any, ...]) -> list[TaskSpec]:
+    return [TaskSpec(f"t{i}", fn, args=args) for i in range(n)]
+
+
+def _time_run(tasks: list[TaskSpec], policy: OrchestrationPolicy, variant: str,
+              path: str, open_sink: JsonLinesSink) -> float:
+    handler: Callable[[Any], Any] | None
+    if variant == "off":
+        t0 = time.perf_counter()
+        result = execute_parallel(tasks, policy)
+        elapsed = time.perf_counter() - t0
+    elif variant == "list.append":
+        kept: list[Any] = []
+        t0 = time.perf_counter()
+        result = execute_parallel(tasks, policy, on_event=kept.append)
+        elapsed = time.perf_counter() - t0
+    elif variant == "jsonl":
+        t0 = time.perf_counter()
+        with JsonLinesSink(path) as sink:
+            result = execute_parallel(tasks, policy, on_event=sink)
+        elapsed = time.perf_counter() - t0
+    elif variant == "jsonl-open":
+        t0 = time.perf_counter()
+        result = execute_parallel(tasks, policy, on_event=open_sink)
+        elapsed = time.perf_counter() - t0
+    elif variant == "inline":
+        with open(path, "a", encoding="utf-8") as f:
+            write = f.write
+
+            def handler(e: Any) -> None:
+                write(format_event(e) + "\n")
+
+            t0 = time.perf_counter()
+            result = execute_parallel(tasks, policy, on_event=handler)
+            f.flush()
+            elapsed = time.perf_counter() - t0
+    else:
+        raise ValueError(f"unknown variant {variant!r}")
+    if not result.ok:
+        raise RuntimeError(f"benchmark run failed: {result.failed[:3]}")
+    return elapsed
+
+
+def _workload(name: str, tasks: list[TaskSpec], rounds: int, tmp: str) -> dict[str, Any]:
+    policy = OrchestrationPolicy(max_concurrency=2, task_timeout=60)
+    path = os.path.join(tmp, f"{name}.jsonl")
+    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    with JsonLinesSink(os.path.join(tmp, f"{name}-open.jsonl")) as open_sink:
+        execute_parallel(tasks[:200], policy)  # warm the pool
+        for r in range(rounds):
+            order = VARIANTS[r % len(VARIANTS):] + VARIANTS[:r % len(VARIANTS)]
+            for variant in order:
+                times[variant].append(_time_run(tasks, policy, variant, path, open_sink))
+                if os.path.exists(path):
+                    os.unlink(path)
+    base = statistics.median(times["off"])
+    rows = {}
+    for variant, ts in times.items():
+        med = statistics.median(ts)
+        rows[variant] = {"median_s": med, "best_s": min(ts), "runs_s": ts,
+                         "overhead_vs_off": med / base - 1.0}
+    return {"tasks": len(tasks), "rounds": rounds, "variants": rows}
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Raw figures: per workload, per variant, every run's seconds, median, best, overhead."""
+    n = 1000 if quick else 5000
+    rounds = 2 if quick else 7
+    with tempfile.TemporaryDirectory() as tmp:
+        return {
+            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+            "workers": 2,
+            "noop": _workload("noop", _tasks(n, "workers.agents:noop", ()), rounds, tmp),
+            "cpu_1ms": _workload("cpu_1ms", _tasks(n, "workers.agents:burn_cpu", (0.001,)),
+                                 max(1, rounds - 2), tmp),
+        }
+
+
+def format_table(figures: dict[str, Any]) -> str:
+    lines = [
+        f"{figures['noop']['tasks']} tasks, {figures['workers']} workers, "
+        f"{figures['machine']['cpus']} CPUs, Python {figures['machine']['python']}; "
+        f"median (best) of the rounds",
+        "",
+        "| workload | variant | median ms | best ms | overhead vs off (median) |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for workload in ("noop", "cpu_1ms"):
+        w = figures[workload]
+        for variant, row in w["variants"].items():
+            lines.append(f"| {workload} ({w['rounds']} rounds) | {variant} | "
+                         f"{row['median_s'] * 1000:.0f} | {row['best_s'] * 1000:.0f} | "
+                         f"{row['overhead_vs_off'] * 100:+.1f}% |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    print(format_table(run(quick="--quick" in args)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""One event as one compact JSON line.
+
+Standard library only, on purpose: the JSON Lines writer process (``_jsonl_writer.py``) loads
+this file by path, without importing the ``orchestrator`` package (whose import pulls in the
+pool, loky and psutil, and would cost the writer ~150 ms to start).
+
+``format_record`` takes an ``Event`` or the plain tuple of its fields, in ``Event`` order:
+``(type, seq, ts, run_id, elapsed, task_id, attempt, pid, duration, error, reason, data,
+schema)``. ``error`` is anything with ``to_dict()`` (a ``TaskError``) or a dict.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Sequence
+
+__all__ = ["format_record", "iso_utc"]
+
+_encode_str = json.encoder.encode_basestring
+# (seconds, "YYYY-MM-DDTHH:MM:SS"): replaced as one tuple, so threads never see half of it.
+_iso_cache: list[tuple[int, str]] = [(-1, "")]
+
+
+def iso_utc(ts: float) -> str:
+    """``2026-11-26T03:16:11.123456Z``: ``ts`` (seconds since the epoch) rounded to the µs."""
+    sec, micros = divmod(round(ts * 1e6), 1_000_000)
+    cached = _iso_cache[0]
+    if cached[0] != sec:
+        # Formatting the seconds costs more than the rest of the line: reuse them.
+        cached = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+        _iso_cache[0] = cached
+    return f"{cached[1]}.{micros:06d}Z"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=str, separators=(",", ":"))
+
+
+def format_record(r: Sequence[Any]) -> str:
+    """One JSON line (no newline); ``json.loads`` of it equals ``Event.to_dict()``."""
+    (type_, seq, ts, run_id, elapsed, task_id, attempt, pid, duration, error, reason, data,
+     schema) = r
+    parts = [
+        f'{{"schema":{schema},"type":"{type_}","ts":"{iso_utc(ts)}","seq":{seq},'
+        f'"run_id":{_encode_str(run_id)},"elapsed":{round(elapsed, 6)!r}'
+    ]
+    if task_id is not None:
+        parts.append(f',"task_id":{_encode_str(task_id)}')
+    if attempt is not None:
+        parts.append(f',"attempt":{attempt}')
+    if pid is not None:
+        parts.append(f',"pid":{pid}')
+    if duration is not None:
+        # Not rounded: metrics recomputed from the log must equal the run's, to the last bit.
+        parts.append(f',"duration":{float(duration)!r}')
+    if error is not None:
+        parts.append(',"error":' + _dumps(error if isinstance(error, dict) else error.to_dict()))
+    if reason is not None:
+        parts.append(f',"reason":{_encode_str(reason)}')
+    if data:
+        parts.append(',"data":' + _dumps(dict(data)))
+    parts.append("}")
+    return "".join(parts)
