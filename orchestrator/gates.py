@@ -48,11 +48,11 @@ class GateVerdict:
 
 
 def gate_name(gate: Any) -> str:
-    """``gate.name`` when it has one, else its qualified name."""
+    """``gate.name`` when it has one, else its ``__name__`` (a function), else its class name."""
     name = getattr(gate, "name", None)
     if isinstance(name, str) and name:
         return name
-    return getattr(gate, "__qualname__", None) or type(gate).__name__
+    return getattr(gate, "__name__", None) or type(gate).__name__
 
 
 def run_gate(gate: Gate, result: OrchestrationResult) -> GateVerdict:
