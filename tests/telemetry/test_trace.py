@@ -45,7 +45,8 @@ def test_one_named_lane_per_worker_pid(trace):
     # attempts on one lane never overlap
     for pid in pids:
         lane = sorted((s["ts"], s["ts"] + s["dur"]) for s in slices(tr) if s["tid"] == pid)
-        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(lane, lane[1:], strict=False))
+        pairs = zip(lane, lane[1:], strict=False)
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairs)
 
 
 def test_retries_and_kills_are_marked(trace):
