@@ -5,7 +5,10 @@
 
 Every variant runs in the same process on the same warm pool, interleaved round by round (the
 order rotates each round), so drift and the neighbours' load spread over all of them; the table
-gives the median and the best of the rounds and the overhead of the median against "off".
+gives the median and the best wall time of the rounds, the overhead of the median against
+"off", and the median CPU time of this process (the scheduler's loop and the sink's timer
+thread) and of the writer process: on a shared machine CPU time is steadier than wall time,
+and it shows where the work went.
 Two workloads: no-op tasks (pure dispatch, the worst case: the parent's loop is the bottleneck,
 so everything the loop does per event shows) and ~1 ms CPU tasks.
 
@@ -30,6 +33,8 @@ from typing import Any, Callable
 if __package__ in (None, ""):  # run by path: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import psutil  # noqa: E402
+
 from orchestrator import OrchestrationPolicy, TaskSpec, execute_parallel  # noqa: E402
 from orchestrator.sinks import JsonLinesSink, format_event  # noqa: E402
 
@@ -40,9 +45,20 @@ def _tasks(n: int, fn: str, args: tuple[Any, ...]) -> list[TaskSpec]:
     return [TaskSpec(f"t{i}", fn, args=args) for i in range(n)]
 
 
+def _writer_cpu(sink: JsonLinesSink) -> float:
+    proc = sink._proc
+    if proc is None:
+        return 0.0
+    t = psutil.Process(proc.pid).cpu_times()
+    return float(t.user + t.system)
+
+
 def _time_run(tasks: list[TaskSpec], policy: OrchestrationPolicy, variant: str,
-              path: str, open_sink: JsonLinesSink) -> float:
+              path: str, open_sink: JsonLinesSink) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds of this process, CPU seconds of the writer process)."""
     handler: Callable[[Any], Any] | None
+    cpu0 = time.process_time()
+    writer = 0.0
     if variant == "off":
         t0 = time.perf_counter()
         result = execute_parallel(tasks, policy)
@@ -54,13 +70,19 @@ def _time_run(tasks: list[TaskSpec], policy: OrchestrationPolicy, variant: str,
         elapsed = time.perf_counter() - t0
     elif variant == "jsonl":
         t0 = time.perf_counter()
-        with JsonLinesSink(path) as sink:
+        sink = JsonLinesSink(path)
+        try:
             result = execute_parallel(tasks, policy, on_event=sink)
+            writer = _writer_cpu(sink)
+        finally:
+            sink.close()
         elapsed = time.perf_counter() - t0
     elif variant == "jsonl-open":
+        before = _writer_cpu(open_sink)
         t0 = time.perf_counter()
         result = execute_parallel(tasks, policy, on_event=open_sink)
         elapsed = time.perf_counter() - t0
+        writer = _writer_cpu(open_sink) - before
     elif variant == "inline":
         with open(path, "a", encoding="utf-8") as f:
             write = f.write
@@ -74,15 +96,16 @@ def _time_run(tasks: list[TaskSpec], policy: OrchestrationPolicy, variant: str,
             elapsed = time.perf_counter() - t0
     else:
         raise ValueError(f"unknown variant {variant!r}")
+    cpu = time.process_time() - cpu0
     if not result.ok:
         raise RuntimeError(f"benchmark run failed: {result.failed[:3]}")
-    return elapsed
+    return elapsed, cpu, writer
 
 
 def _workload(name: str, tasks: list[TaskSpec], rounds: int, tmp: str) -> dict[str, Any]:
     policy = OrchestrationPolicy(max_concurrency=2, task_timeout=60)
     path = os.path.join(tmp, f"{name}.jsonl")
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    times: dict[str, list[tuple[float, float, float]]] = {v: [] for v in VARIANTS}
     with JsonLinesSink(os.path.join(tmp, f"{name}-open.jsonl")) as open_sink:
         execute_parallel(tasks[:200], policy)  # warm the pool
         for r in range(rounds):
@@ -91,26 +114,31 @@ def _workload(name: str, tasks: list[TaskSpec], rounds: int, tmp: str) -> dict[s
                 times[variant].append(_time_run(tasks, policy, variant, path, open_sink))
                 if os.path.exists(path):
                     os.unlink(path)
-    base = statistics.median(times["off"])
+    base = statistics.median(t[0] for t in times["off"])
+    base_cpu = statistics.median(t[1] for t in times["off"])
     rows = {}
-    for variant, ts in times.items():
-        med = statistics.median(ts)
-        rows[variant] = {"median_s": med, "best_s": min(ts), "runs_s": ts,
-                         "overhead_vs_off": med / base - 1.0}
+    for variant, runs in times.items():
+        walls = [t[0] for t in runs]
+        med = statistics.median(walls)
+        cpu = statistics.median(t[1] for t in runs)
+        rows[variant] = {"median_s": med, "best_s": min(walls), "runs_s": walls,
+                         "overhead_vs_off": med / base - 1.0,
+                         "parent_cpu_s": cpu, "parent_cpu_vs_off": cpu / base_cpu - 1.0,
+                         "writer_cpu_s": statistics.median(t[2] for t in runs)}
     return {"tasks": len(tasks), "rounds": rounds, "variants": rows}
 
 
 def run(quick: bool = False) -> dict[str, Any]:
     """Raw figures: per workload, per variant, every run's seconds, median, best, overhead."""
     n = 1000 if quick else 5000
-    rounds = 2 if quick else 7
+    rounds = 2 if quick else 11
     with tempfile.TemporaryDirectory() as tmp:
         return {
             "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
             "workers": 2,
             "noop": _workload("noop", _tasks(n, "workers.agents:noop", ()), rounds, tmp),
             "cpu_1ms": _workload("cpu_1ms", _tasks(n, "workers.agents:burn_cpu", (0.001,)),
-                                 max(1, rounds - 2), tmp),
+                                 max(1, rounds // 2), tmp),
         }
 
 
@@ -120,15 +148,19 @@ def format_table(figures: dict[str, Any]) -> str:
         f"{figures['machine']['cpus']} CPUs, Python {figures['machine']['python']}; "
         f"median (best) of the rounds",
         "",
-        "| workload | variant | median ms | best ms | overhead vs off (median) |",
-        "|---|---|---:|---:|---:|",
+        "| workload | variant | wall median ms | wall best ms | wall vs off | parent CPU ms "
+        "| parent CPU vs off | writer CPU ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for workload in ("noop", "cpu_1ms"):
         w = figures[workload]
         for variant, row in w["variants"].items():
             lines.append(f"| {workload} ({w['rounds']} rounds) | {variant} | "
                          f"{row['median_s'] * 1000:.0f} | {row['best_s'] * 1000:.0f} | "
-                         f"{row['overhead_vs_off'] * 100:+.1f}% |")
+                         f"{row['overhead_vs_off'] * 100:+.1f}% | "
+                         f"{row['parent_cpu_s'] * 1000:.0f} | "
+                         f"{row['parent_cpu_vs_off'] * 100:+.1f}% | "
+                         f"{row['writer_cpu_s'] * 1000:.0f} |")
     return "\n".join(lines)
 
 

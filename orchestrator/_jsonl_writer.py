@@ -1,7 +1,9 @@
 """The JSON Lines writer process: formats event batches sent by ``JsonLinesSink`` and writes them.
 
-Run by path (``python -I -S _jsonl_writer.py IN_FD OUT_FD ACK_FD SYS_PATH_JSON``), never
-imported by the package: it must start fast and must not import ``orchestrator``.
+Two ways in: ``serve(in_fd, out_fd, ack_fd)`` in a child forked by the sink (the fast way: no
+interpreter to start), or run by path in a fresh interpreter
+(``python -I -S _jsonl_writer.py IN_FD OUT_FD ACK_FD SYS_PATH_JSON``), which must start fast and
+so must not import ``orchestrator`` (its ``__init__`` pulls in the pool, loky and psutil).
 
 Wire (parent -> here, on IN_FD): frames of ``<u32 length><pickle>``; the pickle is a list of
 event tuples (a batch), an int (a sync token: write and flush everything before it, then answer
@@ -19,9 +21,11 @@ import struct
 import sys
 from typing import IO, Any
 
-# -I leaves this file's directory off sys.path; the formatter lives beside it.
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _jsonline import format_record  # type: ignore[import-not-found]  # noqa: E402
+try:
+    from ._jsonline import format_record
+except ImportError:  # run by path: -I leaves this file's directory off sys.path
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _jsonline import format_record  # type: ignore[import-not-found,no-redef]
 
 _HEADER = struct.Struct("<I")
 _ACK = struct.Struct("<QI")
@@ -74,8 +78,12 @@ def _read_exact(stream: IO[bytes], n: int) -> bytes | None:
 
 
 def main(argv: list[str]) -> int:
-    in_fd, out_fd, ack_fd = int(argv[1]), int(argv[2]), int(argv[3])
     sys.path.extend(p for p in json.loads(argv[4]) if p not in sys.path)
+    return serve(int(argv[1]), int(argv[2]), int(argv[3]))
+
+
+def serve(in_fd: int, out_fd: int, ack_fd: int) -> int:
+    """Read frames from ``in_fd`` until EOF or a goodbye; write lines to ``out_fd``."""
     source = os.fdopen(in_fd, "rb", buffering=1 << 20)
     out = os.fdopen(out_fd, "w", encoding="utf-8", buffering=1 << 16, closefd=out_fd > 2)
     error = ""
