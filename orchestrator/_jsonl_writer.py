@@ -1,9 +1,8 @@
 """The JSON Lines writer process: formats event batches sent by ``JsonLinesSink`` and writes them.
 
-Two ways in: ``serve(in_fd, out_fd, ack_fd)`` in a child forked by the sink (the fast way: no
-interpreter to start), or run by path in a fresh interpreter
-(``python -I -S _jsonl_writer.py IN_FD OUT_FD ACK_FD SYS_PATH_JSON``), which must start fast and
-so must not import ``orchestrator`` (its ``__init__`` pulls in the pool, loky and psutil).
+Run by path in a fresh interpreter (``python -I -S _jsonl_writer.py IN_FD OUT_FD ACK_FD
+SYS_PATH_JSON``); it must start fast, so it does not import ``orchestrator`` (whose
+``__init__`` pulls in the pool, loky and psutil), only the formatter beside it.
 
 Wire (parent -> here, on IN_FD): frames of ``<u32 length><pickle>``; the pickle is a list of
 event tuples (a batch), an int (a sync token: write and flush everything before it, then answer

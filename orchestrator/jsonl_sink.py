@@ -9,10 +9,10 @@ tuples and pickled (~0.35 µs an event) and written to a pipe; a small process s
 sink (``_jsonl_writer.py``) formats and writes the lines. The figures are in
 benchmarks/telemetry_overhead.py.
 
-Starting the writer: forked (~1 ms) when no other thread could hold a lock the child needs
-(the only other threads are sinks' timer threads), else a fresh interpreter (~30 ms of CPU,
-which on a busy 2-core machine is ~15% of a 5,000-task run). A forked writer closes every
-file descriptor it inherited except its three, so it holds no worker's pipe open.
+The writer is a fresh interpreter (``python -I -S``, ~15-30 ms of CPU, spent on another core
+while the run starts). Forking it instead takes ~1 ms, but then every page the parent writes
+while the child lives is copied on first write: measured +17 ms of the loop's CPU per
+5,000-task run (2,600 page faults), on the critical path; so we do not fork.
 
 Nothing is lost:
     * ``flush()`` (called by ``execute_*`` at the end of a run, also on an exception and on
@@ -45,7 +45,6 @@ import threading
 import time
 from typing import IO, Any, Union
 
-from . import _jsonl_writer
 from ._jsonline import format_record
 from .events import Event
 
@@ -55,7 +54,6 @@ _WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_jsonl_write
 _HEADER = struct.Struct("<I")
 _ACK = struct.Struct("<QI")
 _F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe lets the writer lag a little without stalling us
-_TIMER_NAME = "jsonl-sink-timer"
 
 
 class SinkError(OSError):
@@ -85,7 +83,7 @@ class JsonLinesSink:
         self._lock = threading.Lock()
         self._closed = False
         self.written = 0  # events handed to the writer (process) or written (inline)
-        self._proc: subprocess.Popen[bytes] | _ForkedWriter | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._stream: IO[str] | None = None
         self._tokens = 0
         fd = self._target_fd(target)
@@ -95,7 +93,7 @@ class JsonLinesSink:
         else:
             self.backend = "inline"
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._timer, name=_TIMER_NAME, daemon=True)
+        self._thread = threading.Thread(target=self._timer, name="jsonl-sink-timer", daemon=True)
         self._thread.start()
 
     # -- the hot path --------------------------------------------------------------------
@@ -171,14 +169,11 @@ class JsonLinesSink:
                 fcntl.fcntl(data_w, _F_SETPIPE_SZ, 1 << 20)
             except OSError:
                 pass
-            if _fork_is_safe():
-                self._proc = _ForkedWriter(data_r, out_fd, ack_w, keep_closed=(data_w, ack_r))
-            else:
-                self._proc = subprocess.Popen(
-                    [sys.executable, "-I", "-S", _WRITER, str(data_r), str(out_fd), str(ack_w),
-                     json.dumps([p for p in sys.path if p])],
-                    pass_fds=(data_r, out_fd, ack_w), stdin=subprocess.DEVNULL,
-                    start_new_session=True)
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", _WRITER, str(data_r), str(out_fd), str(ack_w),
+                 json.dumps([p for p in sys.path if p])],
+                pass_fds=(data_r, out_fd, ack_w), stdin=subprocess.DEVNULL,
+                start_new_session=True)
         except BaseException:
             for fd in (data_w, ack_r):
                 os.close(fd)
@@ -281,69 +276,3 @@ class JsonLinesSink:
                 except Exception:  # the next flush() (end of run) reports it
                     time.sleep(interval)
 
-
-def _fork_is_safe() -> bool:
-    """Fork only where the child cannot inherit a lock held by another thread: on Linux, when
-    every other thread is a sink's timer thread (they hold no lock the writer uses)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    me = threading.current_thread()
-    return all(t is me or t.name == _TIMER_NAME for t in threading.enumerate())
-
-
-class _ForkedWriter:
-    """The writer in a forked child; the subset of ``Popen`` the sink uses."""
-
-    def __init__(self, in_fd: int, out_fd: int, ack_fd: int, keep_closed: tuple[int, ...]) -> None:
-        import warnings
-
-        with warnings.catch_warnings():
-            # Python 3.12+ warns about fork() with threads; ours are timer threads (see above).
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
-        if pid == 0:  # the child: never returns into the parent's code
-            code = 1
-            try:
-                os.setsid()  # a terminal's Ctrl-C must not reach the writer
-                keep = sorted({in_fd, out_fd, ack_fd})
-                low = 3
-                for fd in keep:  # close everything inherited: worker pipes, other sinks' pipes
-                    if fd >= low:
-                        os.closerange(low, fd)
-                        low = fd + 1
-                os.closerange(low, _max_fd())
-                code = _jsonl_writer.serve(in_fd, out_fd, ack_fd)
-            finally:
-                os._exit(code)
-        self.pid = pid
-        self.returncode: int | None = None
-
-    def poll(self) -> int | None:
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(["jsonl-writer"], timeout or 0.0)
-            time.sleep(0.005)
-        assert self.returncode is not None
-        return self.returncode
-
-    def kill(self) -> None:
-        if self.returncode is None:
-            try:
-                os.kill(self.pid, 9)
-            except ProcessLookupError:
-                pass
-
-
-def _max_fd() -> int:
-    try:
-        return int(os.sysconf("SC_OPEN_MAX"))
-    except (OSError, ValueError):
-        return 65536

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,6 @@ from orchestrator import (
     SinkError,
     TaskSpec,
     execute_parallel,
-    jsonl_sink,
 )
 from orchestrator.events import Event
 from orchestrator.sinks import format_event
@@ -45,21 +43,11 @@ def wait_for(predicate, what: str, patience: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-@pytest.fixture(params=["fork", "spawn"])
-def start_method(request, monkeypatch):
-    """The writer is forked when that is safe, else started as a fresh interpreter: test both."""
-    if request.param == "spawn":
-        monkeypatch.setattr(jsonl_sink, "_fork_is_safe", lambda: False)
-    return request.param
-
-
-def test_the_writer_process_writes_exactly_what_format_event_gives(tmp_path, start_method):
+def test_the_writer_process_writes_exactly_what_format_event_gives(tmp_path):
     _, events = SCENARIOS["retries_timeouts_and_skips"]()  # errors, data, reports included
     path = tmp_path / "log.jsonl"
     with JsonLinesSink(path, batch_size=7) as sink:
         assert sink.backend == "process"
-        forked = isinstance(sink._proc, jsonl_sink._ForkedWriter)
-        assert forked == (start_method == "fork")
         for e in events:
             sink(e)
         sink.flush()
@@ -68,7 +56,7 @@ def test_the_writer_process_writes_exactly_what_format_event_gives(tmp_path, sta
         assert sink.written == len(events)
 
 
-def test_a_reader_sees_events_without_a_flush(tmp_path, start_method):
+def test_a_reader_sees_events_without_a_flush(tmp_path):
     path = tmp_path / "tail.jsonl"
     with JsonLinesSink(path, batch_size=1000, flush_interval=0.05) as sink:
         for e in synthetic(3):
@@ -104,8 +92,7 @@ def test_dash_writes_to_standard_output(capfd):
     assert [json.loads(line)["seq"] for line in lines] == [1, 2, 3, 4]
 
 
-def test_a_class_the_writer_cannot_import_is_still_written(tmp_path, monkeypatch):
-    monkeypatch.setattr(jsonl_sink, "_fork_is_safe", lambda: False)  # a fresh interpreter
+def test_a_class_the_writer_cannot_import_is_still_written(tmp_path):
     module = types.ModuleType("only_in_the_parent")
     sys.modules[module.__name__] = module
 
@@ -126,7 +113,7 @@ def test_a_class_the_writer_cannot_import_is_still_written(tmp_path, monkeypatch
         del sys.modules[module.__name__]
 
 
-def test_a_write_error_is_reported_at_flush(tmp_path, start_method):
+def test_a_write_error_is_reported_at_flush(tmp_path):
     sink = JsonLinesSink("/dev/full")
     try:
         for e in synthetic(3):
@@ -149,7 +136,7 @@ def test_bad_settings_are_named():
         JsonLinesSink("/no/such/dir/log.jsonl")
 
 
-def test_close_stops_the_writer_and_is_idempotent(tmp_path, start_method):
+def test_close_stops_the_writer_and_is_idempotent(tmp_path):
     sink = JsonLinesSink(tmp_path / "x.jsonl")
     proc = sink._proc
     assert proc is not None and proc.poll() is None
@@ -192,21 +179,3 @@ def test_ctrl_c_in_a_run_still_flushes_the_log(tmp_path):
     assert [e.to_dict() for e in events] == [e.to_dict() for e in memory.events]
     assert events[-1].type == "run.finished" and events[-1].reason == "interrupted"
 
-
-def test_a_forked_writer_keeps_no_inherited_descriptor_open(tmp_path):
-    r, w = os.pipe()  # stands for a worker's pipe the parent holds
-    try:
-        with JsonLinesSink(tmp_path / "fds.jsonl") as sink:
-            assert isinstance(sink._proc, jsonl_sink._ForkedWriter)
-            fd_dir = f"/proc/{sink._proc.pid}/fd"
-
-            def open_fds() -> set[int]:
-                return {int(fd) for fd in os.listdir(fd_dir)}
-
-            # its three (pipe in, log, ack) and the standard streams, nothing else
-            wait_for(lambda: len(open_fds()) <= 6, "the child to close what it inherited")
-            assert r not in open_fds() and w not in open_fds()
-            assert {0, 1, 2} <= open_fds()
-    finally:
-        os.close(r)
-        os.close(w)
