@@ -58,10 +58,19 @@ def event_schema() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _validator() -> Any:
+def _validators() -> dict[str | None, Any]:
+    """One validator per known event type (the envelope plus that type's rules), and one for
+    the envelope alone (key None). Equivalent to the full schema, whose ``allOf`` of
+    if/then rules makes jsonschema try every type's ``if`` on every event: ~25x slower."""
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(event_schema())
+    schema = event_schema()
+    envelope = {k: v for k, v in schema.items() if k != "allOf"}
+    out: dict[str | None, Any] = {None: Draft202012Validator(envelope)}
+    for rule in schema["allOf"]:
+        type_ = rule["if"]["properties"]["type"]["const"]
+        out[type_] = Draft202012Validator({**envelope, "allOf": [rule["then"]]})
+    return out
 
 
 def validate_event(obj: Any, where: str = "event") -> None:
@@ -69,18 +78,20 @@ def validate_event(obj: Any, where: str = "event") -> None:
     if not isinstance(obj, dict):
         raise EventLogError(f"{where}: expected a JSON object, got {type(obj).__name__}")
     version = obj.get("schema")
-    if isinstance(version, int) and version > SCHEMA_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
         raise EventLogError(f"{where}: schema version {version} is newer than this reader "
                             f"(which reads version {SCHEMA_VERSION}); upgrade orchestrator")
-    validator = _validator()
-    errors = sorted(validator.iter_errors(obj), key=lambda e: (len(e.absolute_path), e.message))
-    if errors:
-        from jsonschema.exceptions import best_match
+    validators = _validators()
+    type_ = obj.get("type")
+    validator = validators.get(type_ if isinstance(type_, str) else None) or validators[None]
+    if validator.is_valid(obj):
+        return
+    from jsonschema.exceptions import best_match
 
-        err = best_match(errors)
-        at = ".".join(str(p) for p in err.absolute_path) or "(the event)"
-        kind = obj.get("type", "event")
-        raise EventLogError(f"{where}: {kind} event, at {at}: {err.message}")
+    err = best_match(validator.iter_errors(obj))
+    at = ".".join(str(p) for p in err.absolute_path) or "(the event)"
+    kind = type_ if isinstance(type_, str) else "event"
+    raise EventLogError(f"{where}: {kind} event, at {at}: {err.message}")
 
 
 def _epoch(ts: str) -> float:
