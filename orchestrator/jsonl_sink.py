@@ -256,11 +256,14 @@ class JsonLinesSink:
             if self._proc is not None:
                 # Plain tuples pickle 7x faster than NamedTuples (0.2 µs vs 1.5 µs an event).
                 self._send(list(map(tuple, batch)))
-            elif self._stream is not None:
+            elif self._stream is not None and not self._closed:
                 try:
                     self._stream.write("\n".join(map(format_record, batch)) + "\n")
                 except ValueError:  # the stream was closed under us
                     return
+            else:
+                raise SinkError(f"{self!r} is closed: {n} event(s) given to it after close() "
+                                f"were not written")
             self.written += n
 
     def _timer(self) -> None:

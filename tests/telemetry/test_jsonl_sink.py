@@ -143,6 +143,10 @@ def test_close_stops_the_writer_and_is_idempotent(tmp_path):
     sink.close()
     sink.close()
     assert proc.poll() == 0
+    sink(synthetic(1)[0])
+    with pytest.raises(SinkError, match=r"is closed: 1 event\(s\) given to it after close\(\) "
+                                        r"were not written$"):
+        sink.flush()
 
 
 def test_events_already_handed_over_survive_the_parent_being_killed(tmp_path):
