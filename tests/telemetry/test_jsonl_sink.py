@@ -183,3 +183,15 @@ def test_ctrl_c_in_a_run_still_flushes_the_log(tmp_path):
     assert [e.to_dict() for e in events] == [e.to_dict() for e in memory.events]
     assert events[-1].type == "run.finished" and events[-1].reason == "interrupted"
 
+
+
+@pytest.mark.parametrize("data", [
+    {"busy_time": 0.1 + 0.2, "cpu_time": 5e-324, "peak_rss": 2**40},
+    {"a": True, "b": None}, {"a": float("nan")}, {"a": {"x": [1, "y"]}}, {1: 2.0},
+    {"é\n": -0.0, "b": 1e300},
+])
+def test_event_data_is_written_as_json_dumps_would(data):
+    event = Event("task.succeeded", 1, 1.7e9, "r", 0.5, "a", 1, 7, 0.5, None, None, data)
+    line = format_event(event)
+    assert line.endswith(',"data":' + json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+                         + "}")
