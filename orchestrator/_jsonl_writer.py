@@ -84,7 +84,9 @@ def main(argv: list[str]) -> int:
 def serve(in_fd: int, out_fd: int, ack_fd: int) -> int:
     """Read frames from ``in_fd`` until EOF or a goodbye; write lines to ``out_fd``."""
     source = os.fdopen(in_fd, "rb", buffering=1 << 20)
-    out = os.fdopen(out_fd, "w", encoding="utf-8", buffering=1 << 16, closefd=out_fd > 2)
+    # backslashreplace: a lone surrogate becomes \udc80, which is still a valid JSON escape.
+    out = os.fdopen(out_fd, "w", encoding="utf-8", errors="backslashreplace",
+                    buffering=1 << 16, closefd=out_fd > 2)
     error = ""
     while True:
         header = _read_exact(source, _HEADER.size)

@@ -195,3 +195,10 @@ def test_event_data_is_written_as_json_dumps_would(data):
     line = format_event(event)
     assert line.endswith(',"data":' + json.dumps(data, separators=(",", ":"), ensure_ascii=False)
                          + "}")
+
+
+def test_a_lone_surrogate_in_a_task_id_still_gives_valid_json(tmp_path):
+    path = tmp_path / "s.jsonl"
+    with JsonLinesSink(path) as sink:
+        sink(Event("task.ready", 1, 1.7e9, "r", 0.0, "bad\udc80id"))
+    assert json.loads(path.read_text(encoding="utf-8"))["task_id"] == "bad\udc80id"
