@@ -131,22 +131,25 @@ def _workload(name: str, tasks: list[TaskSpec], rounds: int, tmp: str) -> dict[s
 def run(quick: bool = False) -> dict[str, Any]:
     """Raw figures: per workload, per variant, every run's seconds, median, best, overhead."""
     n = 1000 if quick else 5000
-    rounds = 2 if quick else 11
+    rounds = 2 if quick else 15
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        return {
-            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-            "workers": 2,
-            "noop": _workload("noop", _tasks(n, "workers.agents:noop", ()), rounds, tmp),
-            "cpu_1ms": _workload("cpu_1ms", _tasks(n, "workers.agents:burn_cpu", (0.001,)),
-                                 max(1, rounds // 2), tmp),
-        }
+        noop = _workload("noop", _tasks(n, "workers.agents:noop", ()), rounds, tmp)
+        cpu = _workload("cpu_1ms", _tasks(n, "workers.agents:burn_cpu", (0.001,)),
+                        max(1, rounds // 2), tmp)
+    return {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "load_avg_before": load_before, "load_avg_after": os.getloadavg()},
+        "workers": 2, "noop": noop, "cpu_1ms": cpu,
+    }
 
 
 def format_table(figures: dict[str, Any]) -> str:
     lines = [
         f"{figures['noop']['tasks']} tasks, {figures['workers']} workers, "
         f"{figures['machine']['cpus']} CPUs, Python {figures['machine']['python']}; "
-        f"median (best) of the rounds",
+        f"1-min load average {figures['machine']['load_avg_before'][0]:.1f} before, "
+        f"{figures['machine']['load_avg_after'][0]:.1f} after (other work on the machine)",
         "",
         "| workload | variant | wall median ms | wall best ms | wall vs off | parent CPU ms "
         "| parent CPU vs off | writer CPU ms |",
