@@ -12,15 +12,16 @@ and it shows where the work went.
 Two workloads: no-op tasks (pure dispatch, the worst case: the parent's loop is the bottleneck,
 so everything the loop does per event shows) and ~1 ms CPU tasks.
 
-Variants:
-    off           no event handler (events are not even built)
-    list.append   events built and kept in a list: the floor for any sink
-    jsonl         ``JsonLinesSink(path)`` created for the run and closed after it (the writer
-                  process's start and the final flush are inside the timing)
-    jsonl-open    one ``JsonLinesSink(path)`` kept open across runs (flushed at each run's end)
-    inline        format each event in the callback and write it (what a naive sink does)
-    thread        the previous JsonLinesSink design: a deque drained by a writer *thread* in
-                  this process that formats and writes every 0.25 s or 2,048 events
+Variants (every JSON Lines variant writes the same file, and is flushed inside the timing):
+    off                  no event handler (events are not even built)
+    list.append          events built and kept in a list: the floor for any sink
+    jsonl                ``JsonLinesSink(path)`` (default ``writer="inline"``: batches formatted
+                         in this process), created for the run and closed after it
+    jsonl-process        ``JsonLinesSink(path, writer="process")``, created for the run (the
+                         writer process's start is inside the timing) and closed after it
+    jsonl-process-open   one ``writer="process"`` sink kept open across runs
+    thread               the design JsonLinesSink replaced: a deque drained by a writer
+                         *thread* in this process that formats every 0.25 s or 2,048 events
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable
+from typing import Any
 
 if __package__ in (None, ""):  # run by path: make the repository importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -42,7 +43,7 @@ import psutil  # noqa: E402
 from orchestrator import OrchestrationPolicy, TaskSpec, execute_parallel  # noqa: E402
 from orchestrator.sinks import JsonLinesSink, format_event  # noqa: E402
 
-VARIANTS = ("off", "list.append", "jsonl", "jsonl-open", "inline", "thread")
+VARIANTS = ("off", "list.append", "jsonl", "jsonl-process", "jsonl-process-open", "thread")
 
 
 class _ThreadSink:
@@ -105,7 +106,6 @@ def _writer_cpu(sink: JsonLinesSink) -> float:
 def _time_run(tasks: list[TaskSpec], policy: OrchestrationPolicy, variant: str,
               path: str, open_sink: JsonLinesSink) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds of this process, CPU seconds of the writer process)."""
-    handler: Callable[[Any], Any] | None
     cpu0 = time.process_time()
     writer = 0.0
     if variant == "off":
@@ -117,32 +117,21 @@ def _time_run(tasks: list[TaskSpec], policy: OrchestrationPolicy, variant: str,
         t0 = time.perf_counter()
         result = execute_parallel(tasks, policy, on_event=kept.append)
         elapsed = time.perf_counter() - t0
-    elif variant == "jsonl":
+    elif variant in ("jsonl", "jsonl-process"):
         t0 = time.perf_counter()
-        sink = JsonLinesSink(path)
+        sink = JsonLinesSink(path, writer="inline" if variant == "jsonl" else "process")
         try:
             result = execute_parallel(tasks, policy, on_event=sink)
             writer = _writer_cpu(sink)
         finally:
             sink.close()
         elapsed = time.perf_counter() - t0
-    elif variant == "jsonl-open":
+    elif variant == "jsonl-process-open":
         before = _writer_cpu(open_sink)
         t0 = time.perf_counter()
         result = execute_parallel(tasks, policy, on_event=open_sink)
         elapsed = time.perf_counter() - t0
         writer = _writer_cpu(open_sink) - before
-    elif variant == "inline":
-        with open(path, "a", encoding="utf-8") as f:
-            write = f.write
-
-            def handler(e: Any) -> None:
-                write(format_event(e) + "\n")
-
-            t0 = time.perf_counter()
-            result = execute_parallel(tasks, policy, on_event=handler)
-            f.flush()
-            elapsed = time.perf_counter() - t0
     elif variant == "thread":
         t0 = time.perf_counter()
         tsink = _ThreadSink(path)
@@ -163,7 +152,7 @@ def _workload(name: str, tasks: list[TaskSpec], rounds: int, tmp: str) -> dict[s
     policy = OrchestrationPolicy(max_concurrency=2, task_timeout=60)
     path = os.path.join(tmp, f"{name}.jsonl")
     times: dict[str, list[tuple[float, float, float]]] = {v: [] for v in VARIANTS}
-    with JsonLinesSink(os.path.join(tmp, f"{name}-open.jsonl")) as open_sink:
+    with JsonLinesSink(os.path.join(tmp, f"{name}-open.jsonl"), writer="process") as open_sink:
         execute_parallel(tasks[:200], policy)  # warm the pool
         for r in range(rounds):
             order = VARIANTS[r % len(VARIANTS):] + VARIANTS[:r % len(VARIANTS)]

@@ -1,32 +1,29 @@
-"""``JsonLinesSink``: one JSON object per line, written off the scheduler's hot path.
+"""``JsonLinesSink``: one JSON object per line, every event, nothing lost.
 
-Why a writer *process*. Turning an event into a JSON line costs ~2.5 µs in Python; a run of
-no-op tasks makes ~3 events per task at ~28k tasks/s, so formatting anywhere in the parent, on
-the loop or on a thread (which then holds the GIL the loop needs), costs the run ~20%. The
-hot path here only appends the event to a deque. Every ``batch_size`` events (and, from a
-timer thread, whatever waited longer than ``flush_interval``) the batch is turned into plain
-tuples and pickled (~0.35 µs an event) and written to a pipe; a small process started by the
-sink (``_jsonl_writer.py``) formats and writes the lines. The figures are in
-benchmarks/telemetry_overhead.py.
+The hot path appends the event to a deque. Every ``batch_size`` events the batch is handed
+over in one go, and a timer thread hands over whatever waited longer than ``flush_interval``,
+so a reader tailing the target sees each event within that time. ``flush()`` (called by
+``execute_*`` at the end of every run, also on an exception and on Ctrl-C) hands over the rest
+and returns once it is written.
 
-The writer is a fresh interpreter (``python -I -S``, ~15-30 ms of CPU, spent on another core
-while the run starts). Forking it instead takes ~1 ms, but then every page the parent writes
-while the child lives is copied on first write: measured +17 ms of the loop's CPU per
-5,000-task run (2,600 page faults), on the critical path; so we do not fork.
+Two writers, chosen with ``writer=``; the figures are benchmarks/telemetry_overhead.py's on
+the project's 2-CPU machine, 5,000 no-op tasks on 2 workers (the worst case: the run is pure
+dispatch and every CPU is busy):
 
-Nothing is lost:
-    * ``flush()`` (called by ``execute_*`` at the end of a run, also on an exception and on
-      Ctrl-C) sends what waits and returns once the writer has written and flushed it all;
-    * what was sent survives this process: if the parent dies, even by SIGKILL, the writer
-      reads the pipe to its end, writes everything and exits;
-    * the writer is in its own session, so a terminal's Ctrl-C does not reach it;
-    * the pipe gives backpressure: a writer that cannot keep up slows the run, never drops.
+``"inline"`` (default)
+    formats the batch here (~2 µs an event, in ``"\\n".join``) and writes it to a buffered
+    file. Measured +15% wall on no-op tasks (list.append alone: +0-5%).
+``"process"``
+    pickles the batch as plain tuples (0.2 µs an event) into a 1 MiB pipe; a writer process
+    (``_jsonl_writer.py``, a fresh ``python -I -S``) formats and writes. The loop does less,
+    but on 2 CPUs the writer's CPU (~4 µs an event) is taken from the workers and the loop:
+    measured +50% wall on no-op tasks; running the writer at SCHED_IDLE, or waking it only
+    every 0.1 s, did not change that.
+    It pays where cores are spare; and what reached the pipe is written even if this process
+    is SIGKILLed.
 
-Targets: a path (appended to, so several runs can share a log; the parent opens it, so a bad
-path fails at construction), ``"-"`` for standard output, or a text stream. A stream that is
-not a real file descriptor (a ``StringIO``, click's ``CliRunner``, pytest's capture) cannot be
-handed to another process: then lines are formatted here, a batch at a time (``backend`` says
-which: ``"process"`` or ``"inline"``).
+With ~1 ms tasks both cost ~1-2% (within the noise). A stream without a file descriptor (a
+``StringIO``, click's ``CliRunner``) is always written inline.
 """
 
 from __future__ import annotations
@@ -69,13 +66,17 @@ class JsonLinesSink:
     """
 
     def __init__(self, target: Union[str, os.PathLike[str], IO[str]], *,
-                 batch_size: int = 512, flush_interval: float = 0.2) -> None:
+                 batch_size: int = 512, flush_interval: float = 0.2,
+                 writer: str = "inline") -> None:
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"JsonLinesSink.batch_size must be an integer >= 1, "
                              f"got {batch_size!r}")
         if not flush_interval > 0:
             raise ValueError(f"JsonLinesSink.flush_interval must be > 0 seconds, "
                              f"got {flush_interval!r}")
+        if writer not in ("inline", "process"):
+            raise ValueError(f"JsonLinesSink.writer must be 'inline' or 'process', "
+                             f"got {writer!r}")
         self.target = target
         self._batch_size = batch_size
         self._interval = flush_interval
@@ -85,13 +86,16 @@ class JsonLinesSink:
         self.written = 0  # events handed to the writer (process) or written (inline)
         self._proc: subprocess.Popen[bytes] | None = None
         self._stream: IO[str] | None = None
+        self._owned: IO[str] | None = None
         self._tokens = 0
-        fd = self._target_fd(target)
+        fd = self._target_fd(target) if writer == "process" else None
         if fd is not None:
             self.backend = "process"
             self._start_writer(fd)
         else:
             self.backend = "inline"
+            if self._stream is None:
+                self._stream = self._open_stream(target)
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._timer, name="jsonl-sink-timer", daemon=True)
         self._thread.start()
@@ -120,6 +124,9 @@ class JsonLinesSink:
                     self._stream.flush()
                 except ValueError:  # closed under us
                     pass
+                except OSError as exc:
+                    raise SinkError(f"JSON Lines sink for {self.target!r}: cannot write the "
+                                    f"event log: {exc}") from None
 
     def close(self) -> None:
         """Flush, then stop the writer process (and close the file it owns)."""
@@ -133,6 +140,11 @@ class JsonLinesSink:
             self._thread.join(5)
             with self._lock:
                 self._stop_writer()
+                if self._owned is not None:
+                    try:
+                        self._owned.close()
+                    except OSError:  # what it could not write, flush() above reported
+                        pass
 
     def __enter__(self) -> JsonLinesSink:
         return self
@@ -159,6 +171,16 @@ class JsonLinesSink:
         target.flush()  # what was written to it before us comes first
         return os.dup(fd)
 
+    def _open_stream(self, target: Union[str, os.PathLike[str], IO[str]]) -> IO[str]:
+        if isinstance(target, (str, os.PathLike)):
+            if str(target) == "-":
+                return sys.stdout
+            # backslashreplace: a lone surrogate becomes \udc80, still a valid JSON escape.
+            self._owned = open(target, "a", encoding="utf-8",  # noqa: SIM115
+                               errors="backslashreplace", buffering=1 << 16)
+            return self._owned
+        return target
+
     # -- the writer process ----------------------------------------------------------------
 
     def _start_writer(self, out_fd: int) -> None:
@@ -183,6 +205,7 @@ class JsonLinesSink:
                 os.close(fd)
         self._data_w = data_w
         self._ack_r = ack_r
+
 
     def _send(self, obj: Any) -> None:
         payload = pickle.dumps(obj, 5)
@@ -257,10 +280,14 @@ class JsonLinesSink:
                 # Plain tuples pickle 7x faster than NamedTuples (0.2 µs vs 1.5 µs an event).
                 self._send(list(map(tuple, batch)))
             elif self._stream is not None and not self._closed:
+                # Formatting here holds the GIL ~2 µs an event; done in whole batches.
                 try:
                     self._stream.write("\n".join(map(format_record, batch)) + "\n")
                 except ValueError:  # the stream was closed under us
                     return
+                except OSError as exc:
+                    raise SinkError(f"JSON Lines sink for {self.target!r}: cannot write the "
+                                    f"event log: {exc}") from None
             else:
                 raise SinkError(f"{self!r} is closed: {n} event(s) given to it after close() "
                                 f"were not written")

@@ -43,11 +43,15 @@ def wait_for(predicate, what: str, patience: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_the_writer_process_writes_exactly_what_format_event_gives(tmp_path):
+WRITERS = ["inline", "process"]
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_every_event_is_written_exactly_as_format_event_gives(tmp_path, writer):
     _, events = SCENARIOS["retries_timeouts_and_skips"]()  # errors, data, reports included
     path = tmp_path / "log.jsonl"
-    with JsonLinesSink(path, batch_size=7) as sink:
-        assert sink.backend == "process"
+    with JsonLinesSink(path, batch_size=7, writer=writer) as sink:
+        assert sink.backend == writer
         for e in events:
             sink(e)
         sink.flush()
@@ -56,18 +60,20 @@ def test_the_writer_process_writes_exactly_what_format_event_gives(tmp_path):
         assert sink.written == len(events)
 
 
-def test_a_reader_sees_events_without_a_flush(tmp_path):
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_reader_sees_events_without_a_flush(tmp_path, writer):
     path = tmp_path / "tail.jsonl"
-    with JsonLinesSink(path, batch_size=1000, flush_interval=0.05) as sink:
+    with JsonLinesSink(path, batch_size=1000, flush_interval=0.05, writer=writer) as sink:
         for e in synthetic(3):
             sink(e)  # far from a full batch: the timer thread hands them over
         wait_for(lambda: path.read_text().count("\n") == 3, "the timer to ship 3 events")
 
 
-def test_appends_to_an_existing_log(tmp_path):
+@pytest.mark.parametrize("writer", WRITERS)
+def test_appends_to_an_existing_log(tmp_path, writer):
     path = tmp_path / "log.jsonl"
     path.write_text(format_event(synthetic(1, "old")[0]) + "\n")
-    with JsonLinesSink(path) as sink:
+    with JsonLinesSink(path, writer=writer) as sink:
         for e in synthetic(2, "new"):
             sink(e)
     assert [e.run_id for e in read_events(path)] == ["old", "new", "new"]
@@ -76,7 +82,7 @@ def test_appends_to_an_existing_log(tmp_path):
 def test_a_stream_without_a_file_descriptor_is_written_inline():
     out = io.StringIO()
     events = synthetic(5)
-    with JsonLinesSink(out, batch_size=2) as sink:
+    with JsonLinesSink(out, batch_size=2, writer="process") as sink:
         assert sink.backend == "inline"
         for e in events:
             sink(e)
@@ -84,8 +90,9 @@ def test_a_stream_without_a_file_descriptor_is_written_inline():
         assert out.getvalue() == "".join(format_event(e) + "\n" for e in events)
 
 
-def test_dash_writes_to_standard_output(capfd):
-    with JsonLinesSink("-") as sink:
+@pytest.mark.parametrize("writer", WRITERS)
+def test_dash_writes_to_standard_output(capfd, writer):
+    with JsonLinesSink("-", writer=writer) as sink:
         for e in synthetic(4):
             sink(e)
     lines = capfd.readouterr().out.splitlines()
@@ -105,7 +112,7 @@ def test_a_class_the_writer_cannot_import_is_still_written(tmp_path):
         event = Event("task.succeeded", 1, 1.7e9, "r", 0.5, "a", 1, 7, 0.5, None, None,
                       {"busy_time": 0.5, "reports": {"thing": Odd()}})
         path = tmp_path / "odd.jsonl"
-        with JsonLinesSink(path) as sink:
+        with JsonLinesSink(path, writer="process") as sink:
             sink(event)
         [line] = path.read_text().splitlines()
         assert json.loads(line)["data"]["reports"] == {"thing": "<Odd>"}
@@ -113,8 +120,9 @@ def test_a_class_the_writer_cannot_import_is_still_written(tmp_path):
         del sys.modules[module.__name__]
 
 
-def test_a_write_error_is_reported_at_flush(tmp_path):
-    sink = JsonLinesSink("/dev/full")
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_write_error_is_reported_at_flush(tmp_path, writer):
+    sink = JsonLinesSink("/dev/full", writer=writer)
     try:
         for e in synthetic(3):
             sink(e)
@@ -132,12 +140,23 @@ def test_bad_settings_are_named():
         JsonLinesSink(io.StringIO(), batch_size=0)
     with pytest.raises(ValueError, match=r"^JsonLinesSink.flush_interval must be > 0 seconds"):
         JsonLinesSink(io.StringIO(), flush_interval=0)
+    with pytest.raises(ValueError, match=r"^JsonLinesSink.writer must be 'inline' or 'process', "
+                                         r"got 'thread'$"):
+        JsonLinesSink(io.StringIO(), writer="thread")
     with pytest.raises(FileNotFoundError):
         JsonLinesSink("/no/such/dir/log.jsonl")
 
 
-def test_close_stops_the_writer_and_is_idempotent(tmp_path):
+def test_an_inline_sink_closes_the_file_it_opened(tmp_path):
     sink = JsonLinesSink(tmp_path / "x.jsonl")
+    assert sink.backend == "inline"
+    stream = sink._stream
+    sink.close()
+    assert stream is not None and stream.closed
+
+
+def test_close_stops_the_writer_and_is_idempotent(tmp_path):
+    sink = JsonLinesSink(tmp_path / "x.jsonl", writer="process")
     proc = sink._proc
     assert proc is not None and proc.poll() is None
     sink.close()
@@ -155,7 +174,7 @@ def test_events_already_handed_over_survive_the_parent_being_killed(tmp_path):
         "import os, signal, sys\n"
         "from orchestrator.events import Event\n"
         "from orchestrator.sinks import JsonLinesSink\n"
-        f"sink = JsonLinesSink({str(path)!r}, batch_size=100)\n"
+        f"sink = JsonLinesSink({str(path)!r}, batch_size=100, writer='process')\n"
         "for i in range(1000):\n"
         "    sink(Event('task.ready', i + 1, 1.7e9, 'r', 0.0, f't{i}'))\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -167,7 +186,8 @@ def test_events_already_handed_over_survive_the_parent_being_killed(tmp_path):
     assert [e.seq for e in read_events(path)] == list(range(1, 1001))
 
 
-def test_ctrl_c_in_a_run_still_flushes_the_log(tmp_path):
+@pytest.mark.parametrize("writer", WRITERS)
+def test_ctrl_c_in_a_run_still_flushes_the_log(tmp_path, writer):
     def interrupt():
         raise KeyboardInterrupt
 
@@ -175,7 +195,7 @@ def test_ctrl_c_in_a_run_still_flushes_the_log(tmp_path):
              TaskSpec("c", "workers.agents:noop")]
     memory = MemorySink()
     path = tmp_path / "ctrl-c.jsonl"
-    with JsonLinesSink(path, batch_size=10_000) as sink:
+    with JsonLinesSink(path, batch_size=10_000, writer=writer) as sink:
         with pytest.raises(KeyboardInterrupt):
             execute_parallel(tasks, OrchestrationPolicy(max_concurrency=1),
                              on_event=[sink, memory], executor=InlineExecutor())
@@ -197,8 +217,9 @@ def test_event_data_is_written_as_json_dumps_would(data):
                          + "}")
 
 
-def test_a_lone_surrogate_in_a_task_id_still_gives_valid_json(tmp_path):
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_lone_surrogate_in_a_task_id_still_gives_valid_json(tmp_path, writer):
     path = tmp_path / "s.jsonl"
-    with JsonLinesSink(path) as sink:
+    with JsonLinesSink(path, writer=writer) as sink:
         sink(Event("task.ready", 1, 1.7e9, "r", 0.0, "bad\udc80id"))
     assert json.loads(path.read_text(encoding="utf-8"))["task_id"] == "bad\udc80id"

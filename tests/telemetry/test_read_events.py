@@ -100,7 +100,7 @@ def test_metrics_from_a_process_run_log_equal_result_metrics(tmp_path):
     tasks += [TaskSpec("flaky", "workers.agents:flaky", args=(1,), retry=retry),
               TaskSpec("boom", "workers.agents:fail")]
     path = tmp_path / "run.jsonl"
-    with JsonLinesSink(path) as sink:
+    with JsonLinesSink(path, writer="process") as sink:
         result = execute_parallel(tasks, OrchestrationPolicy(max_concurrency=2, task_timeout=30),
                                   on_event=sink, cost=CpuTimeCost(per_cpu_hour=10.0))
     events = read_events(path)
