@@ -64,8 +64,12 @@ def format_record(r: Sequence[Any]) -> str:
     if cached[0] != sec:
         cached = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
         _iso_cache[0] = cached
+    # elapsed in whole microseconds, written as digits: 3x cheaper than repr(round(x, 6)) and
+    # parses to the same float as us / 1e6 (both are correctly rounded), which to_dict() gives.
+    el = round(elapsed * 1e6)
     line = (f'{{"schema":{schema},"type":"{type_}","ts":"{cached[1]}.{micros:06d}Z",'
-            f'"seq":{seq},"run_id":{_encode_str(run_id)},"elapsed":{round(elapsed, 6)!r}')
+            f'"seq":{seq},"run_id":{_encode_str(run_id)},'
+            f'"elapsed":{"-" if el < 0 else ""}{abs(el) // 1_000_000}.{abs(el) % 1_000_000:06d}')
     if task_id is not None:
         line += f',"task_id":{_encode_str(task_id)}'
     if attempt is not None:

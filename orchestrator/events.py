@@ -76,7 +76,7 @@ class Event(NamedTuple):
             "ts": iso_utc(self.ts),
             "seq": self.seq,
             "run_id": self.run_id,
-            "elapsed": round(self.elapsed, 6),
+            "elapsed": round(self.elapsed * 1e6) / 1e6,  # whole µs, as format_event writes it
         }
         if self.task_id is not None:
             out["task_id"] = self.task_id
