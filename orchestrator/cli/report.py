@@ -167,7 +167,7 @@ def result_document(result: OrchestrationResult, *, source: str, name: str | Non
         "interrupted": result.interrupted,
         "started_at": started.isoformat().replace("+00:00", "Z"),
         "metrics": result.metrics.to_dict(),
-        "tasks": [r.to_dict() for r in result],
+        "tasks": [{**r.to_dict(), "tags": dict(r.tags)} for r in result],
         "gates": [g.to_dict() for g in result.gates],
         "merged": result.merged,
     })

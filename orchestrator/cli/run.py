@@ -89,15 +89,14 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
     color = _is_terminal(human) and not os.environ.get("NO_COLOR")
     live = not quiet and events != "-" and _is_terminal(sys.stderr) \
         and os.environ.get("TERM") != "dumb"
-    if not quiet and not as_json:
-        click.echo(_banner(wf), file=human)
-
     with contextlib.ExitStack() as stack:
         sinks: list[Callable[[Any], None]] = []
         if events is not None:
             sinks.append(stack.enter_context(_opened("--events", events, JsonLinesSink)))
         out_file = stack.enter_context(_opened("--output", output, _open_text)) \
             if output is not None else None
+        if not quiet and not as_json:
+            click.echo(_banner(wf), file=human)
         tracker = RunTracker() if live else None
         if tracker is not None:
             sinks.append(tracker)
