@@ -21,7 +21,7 @@ from ..errors import OrchestratorError
 from ..interrupts import RunTerminated
 from ..workflow import WorkflowError, check_imports, load_schema, load_workflow
 from .drawing import FORMATS, draw
-from .report import EXIT_SIGINT, EXIT_SIGTERM, EXIT_TASK_FAILED
+from .report import EXIT_SIGINT, EXIT_SIGTERM, EXIT_TASK_FAILED, plural
 
 __all__ = ["cli", "main", "debug_option"]
 
@@ -105,7 +105,8 @@ def validate(workflow: str) -> None:
         hooks.append(f"merge {wf.merge}")
     hooks += [f"gate {g}" for g in wf.gates]
     extra = f"; {', '.join(hooks)}" if hooks else ""
-    click.echo(f"{workflow}: valid: {len(graph)} tasks, {edges} dependencies, "
+    click.echo(f"{workflow}: valid: {plural(len(graph), 'task')}, "
+               f"{plural(edges, 'dependency', 'dependencies')}, "
                f"max concurrency {wf.policy.max_concurrency}{extra}")
 
 

@@ -15,8 +15,9 @@ import click
 
 from ..results import OrchestrationResult, TaskResult, TaskStatus
 
-__all__ = ["EXIT_OK", "EXIT_TASK_FAILED", "EXIT_GATE_REJECTED", "EXIT_SIGINT", "EXIT_SIGTERM",
-           "exit_code", "outcome_message", "summary_lines", "metrics_line", "result_document"]
+__all__ = ["plural", "EXIT_OK", "EXIT_TASK_FAILED", "EXIT_BAD_INPUT", "EXIT_GATE_REJECTED",
+           "EXIT_SIGINT", "EXIT_SIGTERM", "exit_code", "outcome_message", "summary_lines",
+           "metrics_line", "result_document"]
 
 EXIT_OK = 0
 EXIT_TASK_FAILED = 1
@@ -30,6 +31,11 @@ TABLE_LIMIT = 40
 _COLORS = {TaskStatus.SUCCEEDED: "green", TaskStatus.FAILED: "red",
            TaskStatus.TIMED_OUT: "red", TaskStatus.CANCELLED: "yellow",
            TaskStatus.SKIPPED: "yellow"}
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``plural(1, "task")`` -> ``1 task``; ``plural(2, "retry", "retries")`` -> ``2 retries``."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
 
 
 def exit_code(result: OrchestrationResult, interrupted_by: int | None = None) -> int:
@@ -58,7 +64,8 @@ def outcome_message(result: OrchestrationResult, code: int) -> str | None:
                 f"({_counts(result)})")
     if code == EXIT_TASK_FAILED:
         bad = [r for r in result if not r.ok]
-        return f"{len(bad)} of {len(result)} tasks did not succeed ({_counts(result)})"
+        return (f"{len(bad)} of {plural(len(result), 'task')} did not succeed "
+                f"({_counts(result)})")
     if code == EXIT_GATE_REJECTED:
         names = ", ".join(repr(g.name) for g in result.gates if not g.passed)
         return f"the run was rejected by {names}"
@@ -129,10 +136,11 @@ def metrics_line(result: OrchestrationResult) -> str:
     """``wall 2.41s  serial 7.80s  speedup 3.24x  cost n/a  (4 workers; 12 tasks: ...)``."""
     m = result.metrics
     cost = "n/a" if m.cost_estimate is None else f"{m.cost_estimate:.4g}"
-    retries = f"; {m.retries} {'retry' if m.retries == 1 else 'retries'}" if m.retries else ""
+    retries = f"; {plural(m.retries, 'retry', 'retries')}" if m.retries else ""
     return (f"wall {m.wall_time:.2f}s  serial {m.serial_time:.2f}s  "
             f"speedup {m.speedup_vs_serial:.2f}x  cost {cost}  "
-            f"({m.workers} workers; {m.tasks} tasks: {_counts(result)}{retries})")
+            f"({plural(m.workers, 'worker')}; {plural(m.tasks, 'task')}: "
+            f"{_counts(result)}{retries})")
 
 
 def _plain(value: Any) -> Any:

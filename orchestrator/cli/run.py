@@ -41,6 +41,7 @@ from .report import (
     exit_code,
     metrics_line,
     outcome_message,
+    plural,
     result_document,
     summary_lines,
 )
@@ -129,7 +130,8 @@ def _is_terminal(stream: IO[str]) -> bool:
 
 def _banner(wf: Workflow) -> str:
     name = f"{wf.name} ({wf.source})" if wf.name else wf.source
-    return f"running {name}: {len(wf.graph)} tasks, max concurrency {wf.policy.max_concurrency}"
+    return (f"running {name}: {plural(len(wf.graph), 'task')}, "
+            f"max concurrency {wf.policy.max_concurrency}")
 
 
 def _open_text(path: str) -> IO[str]:

@@ -172,7 +172,7 @@ def _build_tasks(doc: Document, tasks: list[dict[str, Any]], run_retry: RetryPol
         try:
             built.append((TaskSpec(retry=retry, **fields), refs))
         except OrchestratorError as exc:
-            key = _blame(TaskSpec, fields, {"id": "task", "fn": "module:function"})
+            key = _blame(TaskSpec, fields, {"id": "<blame>", "fn": "module:function"})
             problems.append(doc.problem(path + ((key,) if key else ()), str(exc)))
     if problems:
         raise WorkflowError(problems)

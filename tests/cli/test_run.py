@@ -216,7 +216,7 @@ def test_timeout_and_cascading_cancel_exit_1() -> None:
 
 GATES = """\
 def reject(result):
-    return False, f"{len(result.tasks)} tasks is not enough"
+    return False, f"{len(result.tasks)} task(s) is not enough"
 
 def approve(result):
     return True
@@ -248,7 +248,7 @@ tasks:
     result = invoke("run", path)
     assert result.exit_code == 3
     assert "gate approve: passed" in result.stdout
-    assert "gate reject: REJECTED: 1 tasks is not enough" in result.stdout
+    assert "gate reject: REJECTED: 1 task(s) is not enough" in result.stdout
     assert result.stderr == "Error: the run was rejected by 'reject'\n"
 
 

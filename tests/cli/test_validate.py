@@ -39,7 +39,7 @@ def test_valid_file_reports_its_shape(tmp_path: Path) -> None:
     path = write(tmp_path, "flow.yaml", GOOD_YAML)
     result = invoke("validate", path)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == f"{path}: valid: 2 tasks, 1 dependencies, max concurrency 2\n"
+    assert result.stdout == f"{path}: valid: 2 tasks, 1 dependency, max concurrency 2\n"
 
 
 @pytest.mark.parametrize("name", ["analysis.yaml", "flaky-batch.toml", "fan-out-fan-in.json"])
