@@ -108,6 +108,13 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
             json.dump(document, out_file, indent=2)
             out_file.write("\n")
 
+    _print(result, document, code, as_json=as_json, quiet=quiet, human=human, color=color)
+    ctx.exit(code)
+
+
+def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, as_json: bool,
+           quiet: bool, human: IO[str], color: bool) -> None:
+    """The JSON document, or the table; the metrics line; the ``Error:`` line if any."""
     if as_json:
         click.echo(json.dumps(document, indent=2))
     elif not quiet:
@@ -118,7 +125,6 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
     message = outcome_message(result, code)
     if message is not None:
         click.echo(f"Error: {message}", err=True)
-    ctx.exit(code)
 
 
 def _is_terminal(stream: IO[str]) -> bool:
