@@ -37,17 +37,20 @@ class Ref:
 
 
 def find_refs(obj: Any) -> list[str]:
-    """Ids of every ``Ref`` inside ``obj`` (through lists, tuples, sets and dict values)."""
+    """Ids of every ``Ref`` inside ``obj`` (through lists, tuples, sets and dict values), in
+    the order they appear."""
     found: list[str] = []
     stack = [obj]
     while stack:
         item = stack.pop()
         if isinstance(item, Ref):
             found.append(item.task_id)
-        elif isinstance(item, (list, tuple, set, frozenset)):
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))  # reversed: pop() then visits them in order
+        elif isinstance(item, (set, frozenset)):
             stack.extend(item)
         elif isinstance(item, dict):
-            stack.extend(item.values())
+            stack.extend(reversed(list(item.values())))
     return found
 
 

@@ -105,6 +105,11 @@ def test_refs_nested_in_lists_tuples_sets_and_dict_values_imply_dependencies() -
     assert s.has_refs
 
 
+def test_all_deps_lists_explicit_deps_then_refs_in_order_without_repeats() -> None:
+    s = spec(deps=("z",), args=(Ref("a"), Ref("b"), [Ref("c"), Ref("b")]), kwargs={"k": Ref("z")})
+    assert s.all_deps == ("z", "a", "b", "c")
+
+
 def test_a_ref_in_a_dict_key_is_not_a_dependency() -> None:
     # Only values are searched (and substituted): a key is part of the structure, not data.
     s = spec(kwargs={"m": {Ref("a"): 1}})
