@@ -152,6 +152,12 @@ def test_a_huge_attempt_number_gives_max_delay_not_an_overflow() -> None:
     assert policy.delay("a", 5000) == 7.0
 
 
+def test_a_zero_base_delay_stays_zero_however_many_attempts() -> None:
+    policy = RetryPolicy(backoff="exponential", base_delay=0.0)
+    assert policy.delay("a", 3) == 0.0
+    assert policy.delay("a", 5000) == 0.0
+
+
 def test_the_attempt_number_must_be_at_least_one() -> None:
     with pytest.raises(PolicyError, match=exactly("attempt must be >= 1, got 0")):
         RetryPolicy().delay("a", 0)
