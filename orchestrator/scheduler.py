@@ -522,7 +522,8 @@ class Scheduler:
             self._n_memory_watched -= 1
         end = at - self._started_at
         if duration is None:
-            duration = max(0.0, end - (rec.started_at or end))
+            started = rec.started_at
+            duration = 0.0 if started is None else max(0.0, end - started)
         rec.finished_at = end
         rec.duration = duration
         rec.busy_time += duration

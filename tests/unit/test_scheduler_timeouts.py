@@ -9,6 +9,20 @@ from orchestrator import RetryPolicy, TaskStatus
 from tests.unit.harness import Harness, t
 
 
+def test_a_task_is_killed_exactly_at_its_deadline() -> None:
+    h = Harness([t("a", timeout=5.0)], workers=1, kill_grace=0)
+    h.advance(4.999)
+    assert h.ex.kills == []
+    h.advance(0.001)
+    assert h.ex.kills == [("a", True)]  # kill_grace=0: straight to SIGKILL
+    res = h.result()["a"]
+    assert res.status is TaskStatus.TIMED_OUT and res.attempts == 1
+    assert res.error is not None and res.error.kind == "timeout"
+    assert res.error.message == ("task 'a' attempt 1 timed out after 5.0s; "
+                                 "killed worker pid 1001 (SIGKILL)")
+    assert res.duration == pytest.approx(5.0)
+
+
 def test_the_timeout_counts_from_the_start_not_from_submission() -> None:
     h = Harness([t("a", timeout=5.0), t("b", timeout=5.0)], workers=1, kill_grace=0)
     h.advance(4.0)
@@ -126,5 +140,3 @@ def test_global_timeout_waits_for_the_sigkill_escalation() -> None:
     assert h.ex.kills == [("a", False), ("a", True)]
     h.die("a")
     assert h.done and h.result()["a"].status is TaskStatus.TIMED_OUT
-
-
