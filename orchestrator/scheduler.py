@@ -491,8 +491,7 @@ class Scheduler:
             self._n_dispatched -= 1
         rec.ticket = None
         if self._stopping is not None:
-            rec.error = self._cancel_error(rec)
-            self._finish(rec, S.CANCELLED)
+            self._end_unstarted(rec)
             return
         if rec.state is S.RETRY_WAIT:
             rec.move(S.READY)
@@ -637,8 +636,7 @@ class Scheduler:
         self._ready.clear()
         for rec in list(self._records.values()):
             if rec.state in (S.PENDING, S.READY):
-                rec.error = self._cancel_error(rec)
-                self._finish(rec, S.CANCELLED)
+                self._end_unstarted(rec)
             elif rec.state is S.RETRY_WAIT:
                 self._timers.cancel(("retry", rec.id))
                 if reason == "run_timeout":
@@ -647,6 +645,18 @@ class Scheduler:
                     rec.error = self._cancel_error(rec)
                     self._finish(rec, S.CANCELLED)
         self._drain_source_as_cancelled()
+
+    def _end_unstarted(self, rec: TaskRecord) -> None:
+        """End a task that is not running while the run stops: cancelled, unless the run's
+        deadline caught a retry waiting for a worker, whose last failure then stands (it did
+        run, so "cancelled before it started" would be wrong). Mutates."""
+        if self._stopping == "run_timeout" and rec.last_failure is not None:
+            if rec.state is S.DISPATCHED:
+                rec.move(S.READY)
+            self._finish(rec, rec.last_failure)
+        else:
+            rec.error = self._cancel_error(rec)
+            self._finish(rec, S.CANCELLED)
 
     def _drain_source_as_cancelled(self) -> None:
         """Give every not-yet-pulled task of a retained run its terminal state."""

@@ -140,3 +140,56 @@ def test_global_timeout_waits_for_the_sigkill_escalation() -> None:
     assert h.ex.kills == [("a", False), ("a", True)]
     h.die("a")
     assert h.done and h.result()["a"].status is TaskStatus.TIMED_OUT
+
+
+def test_global_timeout_ends_a_task_waiting_to_retry_with_its_last_failure() -> None:
+    # "flaky" fails at t=1 and is due again at t=3, but both workers are busy until the
+    # deadline: it started once, so it ends with that failure, not "cancelled before it started".
+    retry = RetryPolicy(max_attempts=3, base_delay=2.0)
+    tasks = [t("long"), t("flaky"), t("second", priority=-1)]
+    h = Harness(tasks, workers=2, global_timeout=10.0, kill_grace=0, retry=retry)
+    h.advance(1.0)
+    h.fail("flaky", "first failure")
+    assert sorted(h.running) == ["long", "second"]
+    h.advance(2.0)
+    assert h.state("flaky").value == "ready"
+    h.advance(7.0)
+    res = h.result()
+    assert res["flaky"].status is TaskStatus.FAILED
+    assert res["flaky"].error is not None and res["flaky"].error.message == "first failure"
+    assert (res["flaky"].attempts, res["flaky"].retry_delays) == (1, (2.0,))
+    assert res["second"].status is TaskStatus.TIMED_OUT
+
+
+def test_global_timeout_after_a_timed_out_attempt_keeps_timed_out() -> None:
+    retry = RetryPolicy(max_attempts=3, base_delay=1.0)
+    h = Harness([t("busy"), t("slow", timeout=2.0)], workers=1, global_timeout=10.0,
+                kill_grace=0, retry=retry)
+    h.advance(1.0)
+    h.finish("busy", duration=1.0)
+    assert h.running == ["slow"]
+    h.advance(2.0)  # slow times out at t=3, due again at t=4 ...
+    h.advance(7.0)  # ... but the clock jumps past both the retry and the run's deadline
+    res = h.result()["slow"]
+    assert res.status is TaskStatus.TIMED_OUT and res.attempts == 1
+    assert res.error is not None and res.error.kind == "timeout"
+
+
+def test_global_timeout_ends_a_retry_queued_behind_a_busy_worker_with_its_last_failure() -> None:
+    # Short attempts switch prefetch on, so flaky's retry is queued behind "long"; the kill at
+    # the deadline hands it back unstarted. It ran once, so its failure stands.
+    retry = RetryPolicy(max_attempts=3, base_delay=1.0)
+    h = Harness([t("warm"), t("flaky"), t("long")], workers=1, max_pending=1,
+                global_timeout=10.0, kill_grace=0, retry=retry)
+    h.finish("warm", duration=0.01)
+    h.advance(1.0)
+    h.fail("flaky", "first failure", duration=0.01)
+    assert h.running == ["long"]
+    h.advance(1.0)
+    assert h.ex.queued() == ["flaky"]
+    h.advance(8.0)
+    res = h.result()
+    assert res["flaky"].status is TaskStatus.FAILED
+    assert res["flaky"].error is not None and res["flaky"].error.message == "first failure"
+    assert res["flaky"].attempts == 1
+    assert res["long"].status is TaskStatus.TIMED_OUT
