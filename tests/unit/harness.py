@@ -1,9 +1,9 @@
 """A Scheduler wired to a ScriptedExecutor and a FakeClock, with short verbs for scheduler tests.
 
 Every verb does what a test says (``finish``, ``fail``, ``crash``, ``advance``...) and then
-``step``s the scheduler twice: the first step handles the outcome and dispatches more work, the
-second handles the ``AttemptStarted`` events the ScriptedExecutor queued for that new work. So
-after any verb, ``h.running`` and the scheduler's own states agree.
+``step``s the scheduler until the ScriptedExecutor has nothing more to report: a step handles an
+outcome and dispatches more work or kills, and the executor reports those starts and deaths to
+the next step. So after any verb, ``h.running`` and the scheduler's own states agree.
 """
 
 from __future__ import annotations
@@ -56,9 +56,14 @@ class Harness:
         return self.step()
 
     def step(self) -> list[str]:
-        """Step twice; return the ids that reached a terminal state."""
-        ids = [rec.id for rec in self.sched.step()]
-        ids += [rec.id for rec in self.sched.step()]
+        """Step until the executor is quiet; return the ids that reached a terminal state."""
+        ids: list[str] = []
+        for _ in range(1000):
+            ids += [rec.id for rec in self.sched.step()]
+            if not self.ex._events:  # what the next wait() would return
+                break
+        else:
+            raise AssertionError("the scheduler and the executor keep exchanging events")
         self.completed += ids
         return ids
 
