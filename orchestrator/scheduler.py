@@ -561,9 +561,9 @@ class Scheduler:
             self._emit(EventType.TASK_READY, rec)
         heapq.heappush(self._ready, self._ready_key(rec))
 
-    def _finish(self, rec: TaskRecord, state: TaskState) -> None:
+    def _finish(self, rec: TaskRecord, state: TaskState, *, skip_below: bool = True) -> None:
         """Move ``rec`` to a terminal state, emit its one terminal event, unblock or skip its
-        dependents. Mutates."""
+        dependents (``skip_below=False``: the caller skips them). Mutates."""
         rec.move(state)
         if rec.finished_at is None or state in (S.CANCELLED, S.SKIPPED):
             rec.finished_at = self.clock.now() - self._started_at
@@ -580,28 +580,41 @@ class Scheduler:
                     child.waiting -= 1
                     if child.waiting == 0:
                         self._make_ready(child)
-        elif state in (S.FAILED, S.TIMED_OUT, S.SKIPPED, S.CANCELLED) and rec.dependents:
+        elif (state in (S.FAILED, S.TIMED_OUT, S.SKIPPED, S.CANCELLED) and rec.dependents
+              and skip_below):
             self._skip_dependents(rec)
         if state in (S.FAILED, S.TIMED_OUT) and self.policy.cancellation == "cascading":
             if self._stopping is None:
                 self._stop("cascade", cause=rec.id)
 
     def _skip_dependents(self, rec: TaskRecord) -> None:
-        root = rec.error.upstream if rec.error and rec.error.kind == "upstream" else rec.id
-        status = self._records[root].state.value if root in self._records else "failed"
-        for dep_id in rec.dependents:
+        """End the pending tasks below ``rec``: skipped for the failed upstream, or cancelled
+        when ``rec`` was cancelled or the run stops. Depth first with an explicit stack: a
+        chain can be deeper than the recursion limit. Mutates."""
+        stack = [(rec, iter(rec.dependents))]
+        while stack:
+            parent, children = stack[-1]
+            dep_id = next(children, None)
+            if dep_id is None:
+                stack.pop()
+                continue
             child = self._records[dep_id]
             if child.state is not S.PENDING:
                 continue
-            if rec.state is S.CANCELLED or self._stopping is not None:
+            if parent.state is S.CANCELLED or self._stopping is not None:
                 child.error = self._cancel_error(child)
-                self._finish(child, S.CANCELLED)
+                self._finish(child, S.CANCELLED, skip_below=False)
             else:
+                error = parent.error
+                root = error.upstream if error and error.kind == "upstream" else parent.id
+                status = self._records[root].state.value if root in self._records else "failed"
                 child.error = TaskError(
                     kind="upstream", type="UpstreamFailed",
                     message=f"task {child.id!r} skipped: upstream task {root!r} {status}",
                     upstream=root)
-                self._finish(child, S.SKIPPED)
+                self._finish(child, S.SKIPPED, skip_below=False)
+            if child.dependents:
+                stack.append((child, iter(child.dependents)))
 
     def _cancel_error(self, rec: TaskRecord) -> TaskError:
         reason = self._stopping or "interrupt"

@@ -95,6 +95,28 @@ def test_skip_after_a_timeout_says_timed_out() -> None:
     assert error is not None and error.message == "task 'b' skipped: upstream task 'a' timed_out"
 
 
+def test_skip_reaches_the_end_of_a_long_chain() -> None:
+    n = 5000  # deeper than the interpreter's recursion limit
+    h = Harness([t(f"n{i}", *((f"n{i - 1}",) if i else ())) for i in range(n)], workers=1)
+    h.fail("n0")
+    assert h.done
+    res = h.result()
+    assert res[f"n{n - 1}"].status is TaskStatus.SKIPPED
+    assert res[f"n{n - 1}"].error is not None and res[f"n{n - 1}"].error.upstream == "n0"
+    assert sum(r.status is TaskStatus.SKIPPED for r in res) == n - 1
+
+
+def test_cancelling_a_long_chain_reaches_its_end() -> None:
+    n = 5000
+    h = Harness([t(f"n{i}", *((f"n{i - 1}",) if i else ())) for i in range(n)], workers=1,
+                global_timeout=1.0, kill_grace=0)
+    h.advance(1.0)
+    assert h.done
+    res = h.result()
+    assert res["n0"].status is TaskStatus.TIMED_OUT
+    assert sum(r.status is TaskStatus.CANCELLED for r in res) == n - 1
+
+
 def test_continue_runs_dependents_and_a_ref_to_the_failed_task_gives_its_error() -> None:
     tasks = [t("a"), TaskSpec("b", NOOP, args=(Ref("a"), 7)), t("c", "b")]
     h = Harness(tasks, workers=1, on_failure="continue")
