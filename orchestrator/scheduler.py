@@ -332,15 +332,18 @@ class Scheduler:
                 queue = True
             else:
                 return
-            key = ready[0]
+            # Pop before _attempt_for: when it fails the task, dependents may be pushed
+            # (on_failure="continue") or the queue cleared (cascade), so ready[0] may change.
+            key = heapq.heappop(ready)
             rec = self._records[key[-1]]
             attempt = self._attempt_for(rec)
             if attempt is None:
-                heapq.heappop(ready)
+                if self._stopping is not None:
+                    return
                 continue
             if not executor.submit(attempt, queue=queue):
+                heapq.heappush(ready, key)
                 return
-            heapq.heappop(ready)
             rec.move(S.DISPATCHED)
             rec.ticket = attempt.ticket
             self._by_ticket[attempt.ticket] = rec

@@ -175,6 +175,28 @@ def test_an_unpicklable_argument_fails_that_task_and_the_run_goes_on() -> None:
     assert h.types("a")[-1] == "task.failed"
 
 
+def test_an_unpicklable_argument_under_cascading_cancels_the_rest() -> None:
+    h = Harness([t("a"), t("b"), t("c")], workers=1, cancellation="cascading", start=False)
+    h.ex.unpicklable.add("a")
+    h.start()
+    assert h.done
+    assert statuses(h) == {"a": "failed", "b": "cancelled", "c": "cancelled"}
+    assert h.ex.submitted == []
+
+
+def test_an_unpicklable_argument_under_continue_lets_its_dependent_run() -> None:
+    # FIFO order and the dependent submitted first: the dependent becomes ready with a key that
+    # sorts before the failed task's own.
+    h = Harness([t("child", "a"), t("a"), t("b")], workers=1, on_failure="continue",
+                critical_path_first=False, start=False)
+    h.ex.unpicklable.add("a")
+    h.start()
+    assert h.running == ["child"]
+    h.finish("child")
+    h.finish("b")
+    assert statuses(h) == {"child": "succeeded", "a": "failed", "b": "succeeded"}
+
+
 # -- memory limit -------------------------------------------------------------------------------
 
 
