@@ -16,6 +16,7 @@ from orchestrator import (
     TaskSpec,
     TaskStatus,
     execute_parallel,
+    iter_parallel,
 )
 from orchestrator.events import TERMINAL_EVENT_TYPES
 from orchestrator.testing import FakeClock
@@ -130,6 +131,22 @@ def test_a_streaming_run_rejects_an_id_that_is_still_running() -> None:
     with pytest.raises(DuplicateTaskError,
                        match=exactly("duplicate task id 'a' while it is running")):
         Harness(iter([t("a"), t("a")]), flat=True, retain=False, workers=2)
+
+
+def test_iter_parallel_streams_every_result_of_a_generator() -> None:
+    pulled: list[int] = []
+
+    def tasks() -> Iterator[TaskSpec]:
+        for i in range(25):
+            pulled.append(i)
+            yield TaskSpec(f"sq{i}", pow, args=(i, 2))
+
+    results = []
+    for res in iter_parallel(tasks(), OrchestrationPolicy(max_concurrency=2, max_pending=1),
+                             executor=InlineExecutor(), clock=FakeClock()):
+        results.append(res)
+        assert len(pulled) - len(results) <= 3  # never more than the window ahead
+    assert [(r.id, r.value) for r in results] == [(f"sq{i}", i * i) for i in range(25)]
 
 
 # -- duplicate ids and dependencies in flat input ------------------------------------------------
