@@ -119,7 +119,9 @@ class TaskSpec:
                 )
         elif not callable(fn):
             raise SpecError(f"task {tid!r}: fn must be callable or an import path, got {fn!r}")
-        if isinstance(self.args, (str, bytes)) or not _is_iterable(self.args):
+        # A mapping or a set iterates, but as keys or in no set order: a mistake, not args.
+        if (isinstance(self.args, (str, bytes, Mapping, set, frozenset))
+                or not _is_iterable(self.args)):
             raise SpecError(f"task {tid!r}: args must be a tuple or list, got {self.args!r}")
         object.__setattr__(self, "args", tuple(self.args))
         if not isinstance(self.kwargs, Mapping):

@@ -27,6 +27,8 @@ def spec(**fields: Any) -> TaskSpec:
          "got 'no_colon'"),
         ({"args": "ab"}, "task 'job': args must be a tuple or list, got 'ab'"),
         ({"args": 7}, "task 'job': args must be a tuple or list, got 7"),
+        ({"args": {"x": 1}}, "task 'job': args must be a tuple or list, got {'x': 1}"),
+        ({"args": {1}}, "task 'job': args must be a tuple or list, got {1}"),
         ({"kwargs": [("a", 1)]}, "task 'job': kwargs must be a mapping, got [('a', 1)]"),
         ({"kwargs": {1: "x"}}, "task 'job': kwargs keys must be strings, got 1"),
         ({"deps": "other"}, "task 'job': deps must be a list of task ids, got 'other'"),
