@@ -31,6 +31,7 @@ import pickle
 import selectors
 import signal
 import threading
+import time
 import weakref
 from typing import Any, Deque, Iterable
 
@@ -299,14 +300,13 @@ class LocalPool:
                         slot.conn.send_bytes(pickle.dumps((EXIT,), PICKLE_PROTOCOL))
                     except OSError:
                         pass
-            deadline = 2.0
-            for slot in slots:
-                slot.process.join(deadline)
-                deadline = 0.1
+            _wait_exit(slots, 2.0)
         for slot in slots:
-            if slot.process.exitcode is None:
+            if not _wait_exit([slot], 0):
                 kill_tree(slot.pid, signal.SIGKILL, slot.killed)
+        _wait_exit(slots, 5.0)
         for slot in slots:
+            self._kill_remains(slot)  # before join() reaps the worker: see there
             slot.process.join(5)
             self._forget(slot)
         self._slots.clear()
@@ -470,6 +470,7 @@ class LocalPool:
                         break
             except (EOFError, OSError):
                 pass
+        self._kill_remains(slot)
         slot.process.join(1.0)
         code = slot.process.exitcode
         sig = signal_name(-code) if code is not None and code < 0 else None
@@ -511,6 +512,23 @@ class LocalPool:
             self._want_spares = self._spare_target > 0
             self._fill(slot.index)
         self._top_up_spares()
+
+    def _kill_remains(self, slot: _Slot) -> None:
+        """SIGKILL what a dead worker left: its process group and whatever a SIGTERM step
+        signalled (a descendant that ignores SIGTERM outlives the worker, and the scheduler
+        cancels the SIGKILL step once the attempt is lost). Called before the worker is reaped:
+        until then its pid, which is its group id (``setsid``), cannot be reused."""
+        if hasattr(os, "killpg"):
+            try:
+                os.killpg(slot.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for proc in slot.killed:
+            if proc.pid != slot.pid:
+                try:
+                    proc.kill()  # psutil checks the pid was not reused
+                except psutil.Error:
+                    pass
 
     def _replace(self, slot: _Slot, *, retire: bool) -> None:
         """Move ``slot`` out (retire: ask it to exit) and put a fresh worker in its place."""
@@ -568,6 +586,21 @@ class LocalPool:
             slot.conn.close()
         except OSError:
             pass
+
+
+def _wait_exit(slots: list[_Slot], timeout: float) -> bool:
+    """Wait until every worker of ``slots`` has exited, without reaping it (sentinels)."""
+    from multiprocessing.connection import wait
+
+    pending = {slot.sentinel for slot in slots}
+    deadline = time.monotonic() + timeout
+    while pending:
+        left = deadline - time.monotonic()
+        ready = wait(list(pending), max(0.0, left))
+        pending.difference_update(ready)
+        if left <= 0:
+            break
+    return not pending
 
 
 # -- the warm pool kept for reuse between runs ---------------------------------------------
