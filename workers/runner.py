@@ -11,6 +11,9 @@ worker:
 * watches a lifeline pipe on a daemon thread: when the parent dies (even by SIGKILL) the pipe
   reads EOF and the worker kills its own tree and exits at once, even in the middle of a task.
 
+A task's processes end with the task: descendants still running when it returns are killed
+before the next task (one ``waitpid`` tells whether there are any).
+
 Results and errors are serialised here, before sending, so a value or exception that cannot be
 pickled becomes a plain error record for its own task instead of breaking the channel.
 """
@@ -135,8 +138,9 @@ class Worker:
                 what = f"it returned a {type(value).__qualname__} that cannot be pickled"
                 error = _pickling_error(task_id, what, exc)
             del value
+        if _reap_zombies():
+            _kill_leftovers()  # before the result: when the parent has it, they are gone
         self._send_done(ticket, ok, payload, error, run_s, cpu_s, self.memory.peak(), ctx.reports)
-        _reap_zombies()
 
     def _send_done(self, ticket: int, ok: bool, payload: bytes | None, error: ErrorTuple | None,
                    run_s: float, cpu_s: float, peak: int | None, reports: dict[str, Any]) -> None:
@@ -250,17 +254,35 @@ def _prepare_process(cwd: str | None) -> None:
         sys.path.insert(0, path)
 
 
-def _reap_zombies() -> None:
-    """Collect exited orphans re-parented to this subreaper, between tasks."""
+def _reap_zombies() -> bool:
+    """Collect exited children (orphans re-parented to this subreaper too), between tasks.
+
+    Returns whether a child is still running: one ``waitpid`` answers both, so the common case
+    (no children at all) costs a single system call."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return False
         except OSError:
-            return
+            return False
         if pid == 0:
-            return
+            return True
+
+
+def _kill_leftovers() -> None:
+    """A task's processes end with the task: SIGKILL every descendant still running after it
+    returned (a subreaper's tree holds even double-forked daemons), then collect them."""
+    import psutil
+
+    procs = psutil.Process().children(recursive=True)
+    for proc in reversed(procs):
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=1.0)
+    _reap_zombies()
 
 
 def _watch_parent(fd: int) -> None:
