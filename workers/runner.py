@@ -248,6 +248,12 @@ def _prepare_process(cwd: str | None) -> None:
             libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         except Exception:
             pass
+    # The pool starts workers as daemons (so the parent never waits for them at exit), but a
+    # daemonic process may not start multiprocessing children, which tasks may want to do: the
+    # lifeline and kill_tree already make sure those children die with the worker.
+    import multiprocessing
+
+    multiprocessing.current_process().daemon = False
     # "pkg.mod:func" paths are resolved against the directory the user ran from.
     path = cwd or os.getcwd()
     if path not in sys.path:

@@ -47,3 +47,17 @@ def test_child_ignoring_sigterm_is_killed_when_its_worker_dies_of_the_sigterm(
     assert run.kills("stubborn-child") == [("timeout", "SIGTERM")]
     assert wait_gone([child, run.fault.worker_pid], timeout=10) == []
     prove_full_pool(pool, 3, tmp_path)
+
+
+@pytest.mark.parametrize("how", ["subprocess", "multiprocessing"])
+def test_children_left_running_by_a_task_that_returned_are_gone_with_its_result(pool, how):
+    from orchestrator import OrchestrationPolicy, execute_parallel
+
+    spec = TaskSpec("leaves-children", "workers.agents:spawn_children",
+                    kwargs={"count": 2, "depth": 2, "hang_after": False, "how": how})
+    result = execute_parallel([spec], OrchestrationPolicy(max_concurrency=1), executor=pool)
+    assert result.ok, result.failed
+    pids = result["leaves-children"].value
+    assert len(pids) == 4  # 2 children, each with a child of its own
+    assert alive(pids) == []  # killed before the result was sent: no patience needed
+    assert alive([result["leaves-children"].worker_pid])  # the worker itself stays
