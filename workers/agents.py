@@ -202,6 +202,9 @@ r, w = os.pipe()
 if os.fork() == 0:
     os.setsid()  # a new session: out of the worker's process group too
     if os.fork() == 0:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)  # as a daemon does: let go of the caller's pipes
         os.write(w, str(os.getpid()).encode())
         os.close(w)
         time.sleep(float(sys.argv[1]))

@@ -3,6 +3,9 @@ daemons that left the tree, and descendants that ignore SIGTERM."""
 
 from __future__ import annotations
 
+import os
+
+import psutil
 import pytest
 
 from orchestrator import TaskSpec, TaskStatus
@@ -15,12 +18,15 @@ pytestmark = pytest.mark.process
 FAR = 60.0  # a timeout only a deadlock reaches; the test jumps the clock past it
 
 
-def _timeout_when_ready(pool, beacon, clock, *, count=1):
-    """Once the agent reported (its pids), jump past its deadline and wake the loop."""
+def _timeout_when_ready(pool, beacon, clock, *, count=1, inspect=None):
+    """Once the agent reported (its pids), jump past its deadline and wake the loop.
+    ``inspect(pids)`` runs first, while the reported processes are certainly alive."""
     seen: list[list[int]] = []
 
     def fire(lines: list[str]) -> None:
         seen.extend([int(x) for x in line.split()] for line in lines)
+        if inspect is not None:
+            inspect(seen)
         clock.jump(FAR)
         pool.wakeup()
 
@@ -61,3 +67,68 @@ def test_children_left_running_by_a_task_that_returned_are_gone_with_its_result(
     assert len(pids) == 4  # 2 children, each with a child of its own
     assert alive(pids) == []  # killed before the result was sent: no patience needed
     assert alive([result["leaves-children"].worker_pid])  # the worker itself stays
+
+
+def test_ladder_sigterm_then_sigkill_for_a_task_that_ignores_sigterm(pool, tmp_path, beacon):
+    clock = JumpClock()
+    fault = TaskSpec("deaf", "workers.agents:ignore_sigterm", timeout=FAR,
+                     kwargs={"ready": beacon.path})
+    _timeout_when_ready(pool, beacon, clock)
+    run = run_with_bystanders(pool, tmp_path, fault, clock=clock, kill_grace=0.2)
+    assert run.fault.status is TaskStatus.TIMED_OUT
+    assert run.fault.error.message == (
+        f"task 'deaf' attempt 1 timed out after {FAR}s; killed worker pid "
+        f"{run.fault.worker_pid} (SIGKILL)")
+    assert run.kills("deaf") == [("timeout", "SIGTERM"), ("timeout", "SIGKILL")]
+    term, kill = [e for e in run.events if e.type == "task.kill"]
+    assert kill.elapsed - term.elapsed >= 0.2  # the grace was given
+    assert [(e.pid, e.reason, e.data["signal"]) for e in run.died()] == [
+        (run.fault.worker_pid, "killed", "SIGKILL")]
+    assert wait_gone([run.fault.worker_pid]) == []
+    prove_full_pool(pool, 3, tmp_path)
+
+
+@pytest.mark.parametrize("how", ["subprocess", "multiprocessing"])
+@pytest.mark.parametrize("deaf", [False, True], ids=["plain", "children-ignore-sigterm"])
+def test_timeout_kills_the_whole_tree_grandchildren_included(pool, tmp_path, beacon, how, deaf):
+    clock = JumpClock()
+    fault = TaskSpec("tree", "workers.agents:spawn_children", timeout=FAR,
+                     kwargs={"count": 2, "depth": 2, "how": how, "ignore_sigterm": deaf,
+                             "ready": beacon.path})
+    seen = _timeout_when_ready(pool, beacon, clock)
+    run = run_with_bystanders(pool, tmp_path, fault, clock=clock)
+    tree = seen[0]
+    assert len(tree) == 4  # two children, each with its own child
+    assert run.fault.status is TaskStatus.TIMED_OUT
+    assert run.fault.error.kind == "timeout"
+    # SIGTERM went to the whole tree at once (the event lists every pid signalled).
+    first_kill = next(e for e in run.events if e.type == "task.kill")
+    assert set(tree) | {run.fault.worker_pid} <= set(first_kill.data["pids"])
+    assert wait_gone(tree + [run.fault.worker_pid]) == []
+    prove_full_pool(pool, 3, tmp_path)
+
+
+def test_a_double_forked_daemon_that_left_the_tree_and_the_group_is_killed(
+        pool, tmp_path, beacon):
+    # fork, setsid, fork, the middle process exits: the daemon is in another session and
+    # process group, and its parent is gone. The worker is a child subreaper, so the daemon is
+    # re-parented to it and the kill still finds it.
+    clock = JumpClock()
+    fault = TaskSpec("daemonizes", "workers.agents:double_fork", timeout=FAR,
+                     kwargs={"ready": beacon.path})
+    facts: dict[str, int] = {}
+
+    def inspect(seen: list[list[int]]) -> None:
+        daemon = seen[0][0]
+        facts.update(pgid=os.getpgid(daemon), ppid=psutil.Process(daemon).ppid())
+
+    seen = _timeout_when_ready(pool, beacon, clock, inspect=inspect)
+    run = run_with_bystanders(pool, tmp_path, fault, clock=clock)
+    (daemon,) = seen[0]
+    worker = run.fault.worker_pid
+    # Out of the worker's group and session, and adopted by the worker (the subreaper).
+    assert facts["pgid"] not in (worker, os.getpgid(0)) and facts["ppid"] == worker
+    assert run.fault.status is TaskStatus.TIMED_OUT
+    kill_pids = next(e for e in run.events if e.type == "task.kill").data["pids"]
+    assert daemon in kill_pids
+    assert wait_gone([daemon, run.fault.worker_pid]) == []
