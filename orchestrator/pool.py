@@ -46,6 +46,7 @@ from workers.protocol import (
     FN_PICKLED,
     INLINE_LIMIT,
     PICKLE_PROTOCOL,
+    RAW,
     READY,
     RESET,
     RUN,
@@ -427,7 +428,8 @@ class LocalPool:
 
     def _on_done(self, slot: _Slot, msg: tuple[Any, ...]) -> None:
         _, ticket, ok, payload, err, run_s, cpu_s, peak, reports = msg
-        if ok and payload is None:
+        raw = ok and isinstance(payload, int) and payload == RAW
+        if ok and (payload is None or raw):
             payload = slot.conn.recv_bytes()
         attempt = slot.queue.popleft()
         slot.started = False
@@ -437,7 +439,9 @@ class LocalPool:
         now = self._clock.now()
         value: Any = None
         error: TaskError | None = None
-        if ok:
+        if raw:
+            value = payload  # a large bytes result, received as is: no second copy
+        elif ok:
             try:
                 value = pickle.loads(payload)
             except Exception as exc:

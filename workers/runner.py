@@ -38,6 +38,7 @@ from .protocol import (
     FN_PATH,
     INLINE_LIMIT,
     PICKLE_PROTOCOL,
+    RAW,
     READY,
     RESET,
     RUN,
@@ -130,22 +131,29 @@ class Worker:
         cpu_s = (times1[0] - times0[0]) + (times1[1] - times0[1]) + \
                 (times1[2] - times0[2]) + (times1[3] - times0[3])
         payload: bytes | None = None
+        raw = False
         if ok:
-            try:
-                payload = _dumps(value)
-            except BaseException as exc:
-                ok = False
-                what = f"it returned a {type(value).__qualname__} that cannot be pickled"
-                error = _pickling_error(task_id, what, exc)
+            if type(value) is bytes and len(value) > INLINE_LIMIT:
+                payload, raw = value, True  # sent as is: a pickle of it would be a second copy
+            else:
+                try:
+                    payload = _dumps(value)
+                except BaseException as exc:
+                    ok = False
+                    what = f"it returned a {type(value).__qualname__} that cannot be pickled"
+                    error = _pickling_error(task_id, what, exc)
             del value
         if _reap_zombies():
             _kill_leftovers()  # before the result: when the parent has it, they are gone
-        self._send_done(ticket, ok, payload, error, run_s, cpu_s, self.memory.peak(), ctx.reports)
+        self._send_done(ticket, ok, payload, raw, error, run_s, cpu_s, self.memory.peak(),
+                        ctx.reports)
 
-    def _send_done(self, ticket: int, ok: bool, payload: bytes | None, error: ErrorTuple | None,
-                   run_s: float, cpu_s: float, peak: int | None, reports: dict[str, Any]) -> None:
+    def _send_done(self, ticket: int, ok: bool, payload: bytes | None, raw: bool,
+                   error: ErrorTuple | None, run_s: float, cpu_s: float, peak: int | None,
+                   reports: dict[str, Any]) -> None:
         big = payload is not None and len(payload) > INLINE_LIMIT
-        header = (DONE, ticket, ok, None if big else payload, error, run_s, cpu_s, peak, reports)
+        value = RAW if raw else None if big else payload
+        header = (DONE, ticket, ok, value, error, run_s, cpu_s, peak, reports)
         try:
             data = pickle.dumps(header, PICKLE_PROTOCOL)
         except BaseException as exc:  # unpicklable reports: keep the result, say what was lost
