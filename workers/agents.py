@@ -78,7 +78,7 @@ def flaky(failures: int, value: Any = "ok") -> Any:
 
 def crash(how: str = "exit", code: int = 3) -> None:
     """Kill this worker: ``"segfault"``, ``"exit"`` (``os._exit(code)``), ``"kill"`` (SIGKILL),
-    or ``"memory"`` (raise MemoryError)."""
+    or ``"memory"`` (an allocation that fails: MemoryError)."""
     sys.stdout.flush()
     if how == "segfault":
         import ctypes
@@ -89,7 +89,7 @@ def crash(how: str = "exit", code: int = 3) -> None:
     elif how == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     elif how == "memory":
-        raise MemoryError("agent asked for more memory than there is")
+        bytearray(1 << 50)  # a petabyte: the allocation fails, Python raises MemoryError
     raise ValueError(f"crash(how=...) must be 'segfault', 'exit', 'kill' or 'memory', got {how!r}")
 
 

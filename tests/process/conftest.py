@@ -8,9 +8,10 @@ collateral rule; ``prove_full_pool`` shows the pool serves ``size`` tasks at onc
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -28,7 +29,7 @@ from orchestrator import (
 from orchestrator.events import TERMINAL_EVENT_TYPES
 from orchestrator.pool import release_shared_pool, shared_pool
 
-from .sync import Beacon, Gate, alive, on_ready, report_and_wait, wait_gate
+from .sync import Beacon, Gate, JumpClock, alive, on_ready, report_and_wait, wait_gate
 
 
 @pytest.fixture
@@ -75,7 +76,8 @@ class FaultRun:
 
 
 def run_with_bystanders(pool: LocalPool, tmp_path: Path, fault: TaskSpec, *, bystanders: int = 2,
-                        clock: Any = None, **policy: Any) -> FaultRun:
+                        clock: Any = None, also: Callable[[Event], None] | None = None,
+                        **policy: Any) -> FaultRun:
     """Run ``fault`` beside ``bystanders`` tasks that block on a gate opened only when the fault
     task has reached its terminal state, so they are in flight through the whole fault. Then
     check zero collateral: each bystander succeeded at its first attempt, on a worker that is
@@ -85,6 +87,8 @@ def run_with_bystanders(pool: LocalPool, tmp_path: Path, fault: TaskSpec, *, bys
 
     def on_event(e: Event) -> None:
         events.append(e)
+        if also is not None:
+            also(e)
         if e.task_id == fault.id and e.type in TERMINAL_EVENT_TYPES:
             g.release()
 
@@ -111,6 +115,35 @@ def run_with_bystanders(pool: LocalPool, tmp_path: Path, fault: TaskSpec, *, bys
     dead = {e.pid for e in events if e.type == "worker.died"}
     assert not dead & bystander_pids, f"bystander workers died: {dead & bystander_pids}"
     return FaultRun(result, events, fault_result, others)
+
+
+class JumpWhenReady:
+    """Fire a task's timeout on cue: once the agent reported on ``beacon`` (it is set up: hanging,
+    ignoring SIGTERM, its children started) and the scheduler has seen the attempt start (so its
+    deadline is armed), jump ``clock`` past the deadline and wake the pool. Pass ``clock`` and
+    ``on_event`` to the run; ``inspect(pids)`` runs first, while the agent is surely alive."""
+
+    def __init__(self, pool: LocalPool, beacon: Beacon, task_id: str, jump: float,
+                 inspect: Callable[[list[list[int]]], None] | None = None) -> None:
+        self.clock = JumpClock()
+        self.seen: list[list[int]] = []
+        self._pool, self._task_id, self._jump, self._inspect = pool, task_id, jump, inspect
+        self._started = threading.Event()
+        on_ready(beacon, self._fire)
+
+    def on_event(self, e: Event) -> None:
+        if e.type == "task.started" and e.task_id == self._task_id:
+            self._started.set()
+
+    def _fire(self, lines: list[str]) -> None:
+        self.seen.extend([int(x) for x in line.split()] for line in lines)
+        if self._inspect is not None:
+            self._inspect(self.seen)
+        # A fresh worker may run the task before the parent has read its READY (the start is
+        # inferred then): jumping earlier would arm the deadline after the jump.
+        self._started.wait(60)
+        self.clock.jump(self._jump)
+        self._pool.wakeup()
 
 
 def prove_full_pool(pool: LocalPool, size: int, tmp_path: Path) -> list[int]:

@@ -10,28 +10,12 @@ import pytest
 
 from orchestrator import TaskSpec, TaskStatus
 
-from .conftest import prove_full_pool, run_with_bystanders
-from .sync import JumpClock, alive, on_ready, wait_gone
+from .conftest import JumpWhenReady, prove_full_pool, run_with_bystanders
+from .sync import alive, wait_gone
 
 pytestmark = pytest.mark.process
 
 FAR = 60.0  # a timeout only a deadlock reaches; the test jumps the clock past it
-
-
-def _timeout_when_ready(pool, beacon, clock, *, count=1, inspect=None):
-    """Once the agent reported (its pids), jump past its deadline and wake the loop.
-    ``inspect(pids)`` runs first, while the reported processes are certainly alive."""
-    seen: list[list[int]] = []
-
-    def fire(lines: list[str]) -> None:
-        seen.extend([int(x) for x in line.split()] for line in lines)
-        if inspect is not None:
-            inspect(seen)
-        clock.jump(FAR)
-        pool.wakeup()
-
-    on_ready(beacon, fire, count=count)
-    return seen
 
 
 def test_child_ignoring_sigterm_is_killed_when_its_worker_dies_of_the_sigterm(
@@ -39,12 +23,12 @@ def test_child_ignoring_sigterm_is_killed_when_its_worker_dies_of_the_sigterm(
     # The worker dies of the SIGTERM, so the SIGKILL step is never taken for it; its child,
     # which ignores SIGTERM, must still not survive as an orphan. kill_grace is long so that
     # only the pool's clean-up of the dead worker's group can explain the child's death.
-    clock = JumpClock()
     fault = TaskSpec("stubborn-child", "workers.agents:spawn_children", timeout=FAR,
                      kwargs={"count": 1, "ignore_sigterm": True, "ready": beacon.path})
-    seen = _timeout_when_ready(pool, beacon, clock)
-    run = run_with_bystanders(pool, tmp_path, fault, clock=clock, kill_grace=30.0)
-    (child,) = seen[0]
+    cue = JumpWhenReady(pool, beacon, fault.id, FAR)
+    run = run_with_bystanders(pool, tmp_path, fault, clock=cue.clock, also=cue.on_event,
+                              kill_grace=30.0)
+    (child,) = cue.seen[0]
     assert run.fault.status is TaskStatus.TIMED_OUT
     assert run.fault.error.kind == "timeout"
     assert run.fault.error.message == (
@@ -70,11 +54,11 @@ def test_children_left_running_by_a_task_that_returned_are_gone_with_its_result(
 
 
 def test_ladder_sigterm_then_sigkill_for_a_task_that_ignores_sigterm(pool, tmp_path, beacon):
-    clock = JumpClock()
     fault = TaskSpec("deaf", "workers.agents:ignore_sigterm", timeout=FAR,
                      kwargs={"ready": beacon.path})
-    _timeout_when_ready(pool, beacon, clock)
-    run = run_with_bystanders(pool, tmp_path, fault, clock=clock, kill_grace=0.2)
+    cue = JumpWhenReady(pool, beacon, fault.id, FAR)
+    run = run_with_bystanders(pool, tmp_path, fault, clock=cue.clock, also=cue.on_event,
+                              kill_grace=0.2)
     assert run.fault.status is TaskStatus.TIMED_OUT
     assert run.fault.error.message == (
         f"task 'deaf' attempt 1 timed out after {FAR}s; killed worker pid "
@@ -91,13 +75,12 @@ def test_ladder_sigterm_then_sigkill_for_a_task_that_ignores_sigterm(pool, tmp_p
 @pytest.mark.parametrize("how", ["subprocess", "multiprocessing"])
 @pytest.mark.parametrize("deaf", [False, True], ids=["plain", "children-ignore-sigterm"])
 def test_timeout_kills_the_whole_tree_grandchildren_included(pool, tmp_path, beacon, how, deaf):
-    clock = JumpClock()
     fault = TaskSpec("tree", "workers.agents:spawn_children", timeout=FAR,
                      kwargs={"count": 2, "depth": 2, "how": how, "ignore_sigterm": deaf,
                              "ready": beacon.path})
-    seen = _timeout_when_ready(pool, beacon, clock)
-    run = run_with_bystanders(pool, tmp_path, fault, clock=clock)
-    tree = seen[0]
+    cue = JumpWhenReady(pool, beacon, fault.id, FAR)
+    run = run_with_bystanders(pool, tmp_path, fault, clock=cue.clock, also=cue.on_event)
+    tree = cue.seen[0]
     assert len(tree) == 4  # two children, each with its own child
     assert run.fault.status is TaskStatus.TIMED_OUT
     assert run.fault.error.kind == "timeout"
@@ -113,7 +96,6 @@ def test_a_double_forked_daemon_that_left_the_tree_and_the_group_is_killed(
     # fork, setsid, fork, the middle process exits: the daemon is in another session and
     # process group, and its parent is gone. The worker is a child subreaper, so the daemon is
     # re-parented to it and the kill still finds it.
-    clock = JumpClock()
     fault = TaskSpec("daemonizes", "workers.agents:double_fork", timeout=FAR,
                      kwargs={"ready": beacon.path})
     facts: dict[str, int] = {}
@@ -122,9 +104,9 @@ def test_a_double_forked_daemon_that_left_the_tree_and_the_group_is_killed(
         daemon = seen[0][0]
         facts.update(pgid=os.getpgid(daemon), ppid=psutil.Process(daemon).ppid())
 
-    seen = _timeout_when_ready(pool, beacon, clock, inspect=inspect)
-    run = run_with_bystanders(pool, tmp_path, fault, clock=clock)
-    (daemon,) = seen[0]
+    cue = JumpWhenReady(pool, beacon, fault.id, FAR, inspect=inspect)
+    run = run_with_bystanders(pool, tmp_path, fault, clock=cue.clock, also=cue.on_event)
+    (daemon,) = cue.seen[0]
     worker = run.fault.worker_pid
     # Out of the worker's group and session, and adopted by the worker (the subreaper).
     assert facts["pgid"] not in (worker, os.getpgid(0)) and facts["ppid"] == worker
