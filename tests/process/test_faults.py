@@ -273,3 +273,25 @@ def test_memory_limit_kills_the_task_and_retries_it(pool, tmp_path, where):
     assert [(e.task_id, e.reason) for e in retry] == [("hog", "memory")]
     assert wait_gone([e.pid for e in run.died()]) == []
     prove_full_pool(pool, SIZE, tmp_path)
+
+
+# -- worker recycling ------------------------------------------------------------------------
+
+
+def test_max_tasks_per_worker_replaces_workers_and_loses_no_task():
+    from orchestrator import OrchestrationPolicy, execute_parallel
+    from orchestrator.sinks import MemorySink
+
+    sink = MemorySink()
+    specs = [TaskSpec(f"t{i}", os.getpid) for i in range(12)]
+    result = execute_parallel(specs, OrchestrationPolicy(max_concurrency=2,
+                                                         max_tasks_per_worker=3), on_event=sink)
+    assert result.ok and [r.attempts for r in result] == [1] * 12
+    pids = [r.value for r in result]
+    assert pids == [r.worker_pid for r in result]
+    per_worker = {p: pids.count(p) for p in set(pids)}
+    assert max(per_worker.values()) <= 3 and len(per_worker) >= 4, per_worker
+    retired = [e.pid for e in sink.of_type("worker.died")]
+    assert [e.reason for e in sink.of_type("worker.died")] == ["retired"] * len(retired)
+    assert len(retired) >= len(per_worker) - 2  # all but the (at most) two still in the pool
+    assert wait_gone(retired) == []
