@@ -123,17 +123,20 @@ class JumpWhenReady:
     deadline is armed), jump ``clock`` past the deadline and wake the pool. Pass ``clock`` and
     ``on_event`` to the run; ``inspect(pids)`` runs first, while the agent is surely alive."""
 
-    def __init__(self, pool: LocalPool, beacon: Beacon, task_id: str, jump: float,
+    def __init__(self, pool: LocalPool, beacon: Beacon, task_ids: str | list[str], jump: float,
                  inspect: Callable[[list[list[int]]], None] | None = None) -> None:
         self.clock = JumpClock()
         self.seen: list[list[int]] = []
-        self._pool, self._task_id, self._jump, self._inspect = pool, task_id, jump, inspect
+        self._waiting = {task_ids} if isinstance(task_ids, str) else set(task_ids)
+        self._pool, self._jump, self._inspect = pool, jump, inspect
         self._started = threading.Event()
-        on_ready(beacon, self._fire)
+        on_ready(beacon, self._fire, count=len(self._waiting))
 
     def on_event(self, e: Event) -> None:
-        if e.type == "task.started" and e.task_id == self._task_id:
-            self._started.set()
+        if e.type == "task.started" and e.task_id in self._waiting:
+            self._waiting.discard(e.task_id)
+            if not self._waiting:
+                self._started.set()
 
     def _fire(self, lines: list[str]) -> None:
         self.seen.extend([int(x) for x in line.split()] for line in lines)

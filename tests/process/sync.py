@@ -172,3 +172,9 @@ def report_and_wait(ready: str, gate: str) -> int:
         f.write(f"{os.getpid()}\n")
     wait_gate(gate)
     return os.getpid()
+
+
+def fail_after_gate(gate: str, message: str) -> None:
+    """A task: wait for the gate, then raise ``RuntimeError(message)``."""
+    wait_gate(gate)
+    raise RuntimeError(message)
