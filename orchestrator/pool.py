@@ -284,6 +284,16 @@ class LocalPool:
     def end_run(self) -> None:
         self._fns.clear()
         self._fn_refs.clear()
+        # Workers retired near the end of the run were asked to exit and do so at once: collect
+        # them now, or their exits would be reported in the next run (``worker.died``).
+        idle_leaving = [slot for slot in self._leaving if not slot.queue]
+        if idle_leaving:
+            _wait_exit(idle_leaving, 1.0)
+            mark = len(self._events)
+            for slot in idle_leaving:
+                if _wait_exit([slot], 0):
+                    self._on_exit(slot)
+            del self._events[mark:]
 
     def close(self, *, kill: bool = False) -> None:
         """Stop every worker: politely (EXIT, then SIGKILL after 2 s), or at once with ``kill``."""
