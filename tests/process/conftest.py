@@ -35,6 +35,7 @@ from .sync import Beacon, Gate, JumpClock, alive, on_ready, report_and_wait, wai
 @pytest.fixture
 def pool() -> Iterator[LocalPool]:
     p, shared = shared_pool()
+    p.max_tasks_per_worker = None  # runs with executor= keep the pool's own setting
     try:
         yield p
     finally:

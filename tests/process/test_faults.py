@@ -295,3 +295,18 @@ def test_max_tasks_per_worker_replaces_workers_and_loses_no_task():
     assert [e.reason for e in sink.of_type("worker.died")] == ["retired"] * len(retired)
     assert len(retired) >= len(per_worker) - 2  # all but the (at most) two still in the pool
     assert wait_gone(retired) == []
+
+
+def test_workers_retired_at_the_end_of_a_run_are_not_reported_in_the_next_run():
+    from orchestrator import OrchestrationPolicy, execute_parallel
+    from orchestrator.sinks import MemorySink
+
+    first, second = MemorySink(), MemorySink()
+    specs = [TaskSpec(f"t{i}", os.getpid) for i in range(4)]
+    result = execute_parallel(specs, OrchestrationPolicy(max_concurrency=2,
+                                                         max_tasks_per_worker=1), on_event=first)
+    served = {r.value for r in result}
+    assert len(served) == 4
+    execute_parallel(specs, OrchestrationPolicy(max_concurrency=2), on_event=second)
+    assert second.of_type("worker.died") == []
+    assert wait_gone(served) == []  # all four were retired (each served its one task)
