@@ -178,3 +178,9 @@ def fail_after_gate(gate: str, message: str) -> None:
     """A task: wait for the gate, then raise ``RuntimeError(message)``."""
     wait_gate(gate)
     raise RuntimeError(message)
+
+
+def exit_after_gate(gate: str, code: int = 3) -> None:
+    """A task: wait for the gate, then end the worker with ``os._exit(code)``."""
+    wait_gate(gate)
+    os._exit(code)

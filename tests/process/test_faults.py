@@ -313,3 +313,46 @@ def test_workers_retired_at_the_end_of_a_run_are_not_reported_in_the_next_run():
     execute_parallel(specs, OrchestrationPolicy(max_concurrency=2), on_event=second)
     assert second.of_type("worker.died") == []
     assert wait_gone(served) == []  # all four were retired (each served its one task)
+
+
+def test_attempts_queued_behind_a_dying_worker_are_requeued_uncharged(pool, tmp_path):
+    # Short tasks make the scheduler queue attempts behind busy workers (prefetch), including
+    # behind the worker that is about to die; those attempts never started and must run
+    # elsewhere without being charged an attempt.
+    from orchestrator import OrchestrationPolicy, execute_parallel
+    from orchestrator.executor import AttemptRequeued
+
+    from .sync import Gate, exit_after_gate
+
+    gate = Gate(tmp_path)
+    requeued: list[int] = []
+    real_wait = pool.wait
+
+    def spy(timeout):
+        events = real_wait(timeout)
+        requeued.extend(e.ticket for e in events if isinstance(e, AttemptRequeued))
+        return events
+
+    succeeded = 0
+
+    def on_event(e):
+        nonlocal succeeded
+        if e.type == "task.succeeded":
+            succeeded += 1
+            if succeeded == 40:  # prefetch is on by now: let the worker die
+                gate.release()
+
+    specs = [TaskSpec("dies", exit_after_gate, args=(gate.path,))] + [
+        TaskSpec(f"t{i}", "workers.agents:echo", args=(i,)) for i in range(200)]
+    pool.wait = spy
+    try:
+        result = execute_parallel(specs, OrchestrationPolicy(max_concurrency=2, max_pending=4),
+                                  on_event=on_event, executor=pool)
+    finally:
+        del pool.wait
+        gate.close()
+    assert result["dies"].error.exit_code == 3
+    assert [(r.status.value, r.attempts) for r in result if r.id != "dies"] == [
+        ("succeeded", 1)] * 200
+    assert requeued, "no attempt was queued behind the dying worker: the test proved nothing"
+    prove_full_pool(pool, 2, tmp_path)
