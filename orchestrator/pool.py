@@ -288,7 +288,13 @@ class LocalPool:
         # them now, or their exits would be reported in the next run (``worker.died``).
         idle_leaving = [slot for slot in self._leaving if not slot.queue]
         if idle_leaving:
-            _wait_exit(idle_leaving, 1.0)
+            if not _wait_exit(idle_leaving, 1.0):
+                # An exit can hang for good (a task left a non-daemon thread running, which
+                # the interpreter waits for): an idle worker has nothing left to lose.
+                for slot in idle_leaving:
+                    if not _wait_exit([slot], 0):
+                        kill_tree(slot.pid, signal.SIGKILL)
+                _wait_exit(idle_leaving, 5.0)
             mark = len(self._events)
             for slot in idle_leaving:
                 if _wait_exit([slot], 0):
