@@ -184,3 +184,10 @@ def exit_after_gate(gate: str, code: int = 3) -> None:
     """A task: wait for the gate, then end the worker with ``os._exit(code)``."""
     wait_gate(gate)
     os._exit(code)
+
+
+def leave_thread_running() -> int:
+    """A task: start a non-daemon thread that never ends (an interpreter waits for such threads
+    before it exits); returns the worker's pid."""
+    threading.Thread(target=time.sleep, args=(3600,), daemon=False).start()
+    return os.getpid()

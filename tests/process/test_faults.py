@@ -356,3 +356,16 @@ def test_attempts_queued_behind_a_dying_worker_are_requeued_uncharged(pool, tmp_
         ("succeeded", 1)] * 200
     assert requeued, "no attempt was queued behind the dying worker: the test proved nothing"
     prove_full_pool(pool, 2, tmp_path)
+
+
+def test_a_retired_worker_that_cannot_exit_is_killed():
+    # A task left a non-daemon thread running: the worker's interpreter would wait for it
+    # forever after being asked to exit. The run's end gives it a moment, then kills it.
+    from orchestrator import OrchestrationPolicy, execute_parallel
+
+    from .sync import alive, leave_thread_running
+
+    result = execute_parallel([TaskSpec("sticky", leave_thread_running)],
+                              OrchestrationPolicy(max_concurrency=1, max_tasks_per_worker=1))
+    assert result.ok
+    assert alive([result["sticky"].value]) == []  # collected by the run that retired it
