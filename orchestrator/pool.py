@@ -37,7 +37,7 @@ from typing import Any, Deque, Iterable
 
 import psutil
 
-from workers import runner
+from workers import reaper, runner
 from workers.protocol import (
     DEFINE,
     DONE,
@@ -136,6 +136,10 @@ class LocalPool:
         self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
         # The lifeline: workers read it, nobody writes it; EOF tells them the parent is gone.
         self._lifeline_r, self._lifeline_w = self._ctx.Pipe(duplex=False)
+        # Kills the workers if this process dies while one is stuck holding its GIL (see
+        # workers/reaper.py); started with the first worker.
+        self._reaper: Any = None
+        self._reaper_conn: Any = None
         self._closed = False
         self._lock = threading.Lock()  # guards checkout by the shared-pool cache only
         _live_pools.add(self)
@@ -153,6 +157,11 @@ class LocalPool:
         """Pids of every worker process this pool holds (slots, spares, leaving)."""
         slots = [s for s in self._slots if s is not None] + self._spares + self._leaving
         return [s.pid for s in slots]
+
+    @property
+    def helper_pids(self) -> list[int]:
+        """Pids of the pool's other processes (its reaper)."""
+        return [] if self._reaper is None else [self._reaper.pid]
 
     def open(self, clock: Clock, size: int) -> None:
         if self._closed:
@@ -326,6 +335,7 @@ class LocalPool:
             self._kill_remains(slot)  # before join() reaps the worker: see there
             slot.process.join(5)
             self._forget(slot)
+        self._stop_reaper()
         self._slots.clear()
         self._spares.clear()
         self._leaving.clear()
@@ -360,7 +370,36 @@ class LocalPool:
                 yield slot
         yield from self._spares
 
+    def _start_reaper(self) -> None:
+        reader, self._reaper_conn = self._ctx.Pipe(duplex=False)
+        self._reaper = self._ctx.Process(target=reaper.main, args=(reader,),
+                                         name="orchestrator-reaper", daemon=True)
+        try:
+            self._reaper.start()
+        except Exception as exc:
+            raise PoolError(f"could not start the pool's reaper process: {exc}") from exc
+        finally:
+            reader.close()
+
+    def _tell_reaper(self, *msg: int) -> None:
+        try:
+            self._reaper_conn.send(msg)
+        except (OSError, ValueError, AttributeError):
+            pass  # the reaper is gone; each worker's lifeline still watches the parent
+
+    def _stop_reaper(self) -> None:
+        if self._reaper is None:
+            return
+        self._tell_reaper(reaper.EXIT)
+        self._reaper_conn.close()
+        self._reaper.join(5)
+        if self._reaper.exitcode is None:
+            self._reaper.kill()
+            self._reaper.join(5)
+
     def _spawn(self, index: int) -> _Slot:
+        if self._reaper is None:
+            self._start_reaper()
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
             target=runner.main,
@@ -374,6 +413,7 @@ class LocalPool:
             raise PoolError(f"could not start a worker process: {exc}") from exc
         finally:
             child_end.close()
+        self._tell_reaper(reaper.ADD, process.pid)
         slot = _Slot(index, process, parent_end, self._clock.now())
         self._selector.register(parent_end.fileno(), selectors.EVENT_READ, ("conn", slot))
         self._selector.register(process.sentinel, selectors.EVENT_READ, ("dead", slot))
@@ -492,6 +532,7 @@ class LocalPool:
                 pass
         self._kill_remains(slot)
         slot.process.join(1.0)
+        self._tell_reaper(reaper.REMOVE, slot.pid)
         code = slot.process.exitcode
         sig = signal_name(-code) if code is not None and code < 0 else None
         now = self._clock.now()
