@@ -2,10 +2,11 @@
 
     python -m tests.process.child_run BEACON EVENTS_FILE
 
-Starts three hanging tasks (one with two levels of children, one that ignores SIGTERM, one plain)
-at concurrency 3, with three more tasks queued behind them; each hanging task reports on BEACON
-once it is set up. The JSON Lines event log goes to EVENTS_FILE. Prints how the call ended and
-exits 130 (KeyboardInterrupt) or 143 (RunTerminated, i.e. SIGTERM), as a CLI would.
+Starts four hanging tasks (one with two levels of children, one that ignores SIGTERM, one stuck
+in a C call that holds the GIL, one plain) at concurrency 4, with three more tasks queued behind
+them; each hanging task reports on BEACON once it is set up. The JSON Lines event log goes to
+EVENTS_FILE. Prints how the call ended and exits 130 (KeyboardInterrupt) or 143 (RunTerminated,
+i.e. SIGTERM), as a CLI would.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ def main() -> int:
         TaskSpec("tree", "workers.agents:spawn_children",
                  kwargs={"count": 1, "depth": 2, "ready": beacon}),
         TaskSpec("deaf", "workers.agents:ignore_sigterm", kwargs={"ready": beacon}),
+        TaskSpec("in-c", "workers.agents:hang_in_c", kwargs={"ready": beacon}),
         TaskSpec("sleepy", "workers.agents:hang", kwargs={"ready": beacon}),
     ] + [TaskSpec(f"queued-{i}", "workers.agents:noop") for i in range(3)]
     sink = JsonLinesSink(events)
     try:
-        execute_parallel(specs, OrchestrationPolicy(max_concurrency=3), on_event=sink)
+        execute_parallel(specs, OrchestrationPolicy(max_concurrency=4), on_event=sink)
     except RunTerminated as exc:
         print(f"raised RunTerminated: {exc}", flush=True)
         return 143
