@@ -396,6 +396,7 @@ class LocalPool:
         if self._reaper.exitcode is None:
             self._reaper.kill()
             self._reaper.join(5)
+        self._reaper = None  # loky closes a process's sentinel fd only when it is collected
 
     def _spawn(self, index: int) -> _Slot:
         if self._reaper is None:
