@@ -1,8 +1,8 @@
 """Scale: build and validate a 100,000-task graph; stream 200,000 tasks in flat memory.
 
 Each measurement runs in a fresh interpreter (``python -m benchmarks.scale graph|stream ...``),
-so its peak RSS belongs to it alone: ``getrusage(RUSAGE_SELF).ru_maxrss`` counts the parent
-process only, never its workers.
+so its peak RSS belongs to it alone: ``VmHWM`` of that process, the parent only, never its
+workers.
 
 - graph: seeded layered DAG (1,000 tasks per layer, each depending on 2 tasks of the layer
   above): time to create the specs, to build and validate ``TaskGraph`` (duplicates, missing
@@ -47,6 +47,18 @@ FLAT_TOLERANCE = 0.05  # peak RSS may grow at most 5% between 10% and 100% of th
 
 
 def _peak_rss() -> int:
+    """This process's peak RSS since it started (``VmHWM``).
+
+    Not ``getrusage().ru_maxrss``: Linux carries the forking parent's peak across ``exec``
+    into the child's ``ru_maxrss``, so a fresh interpreter would report its parent's peak.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
