@@ -187,7 +187,8 @@ class Dask(Peer):
     def start(self, workers: int) -> None:
         dist: Any = importlib.import_module("dask.distributed")
         self.cluster = dist.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                         processes=True, dashboard_address=None)
+                                         processes=True, dashboard_address=None,
+                                         silence_logs=logging.CRITICAL)
         self.client = dist.Client(self.cluster)
         self.run(workers * 4)
 
