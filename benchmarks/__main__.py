@@ -90,6 +90,7 @@ def _run_one(bench: registry.Benchmark, quick: bool, out: Path, info: dict[str, 
         _log(f"[{bench.name}] {why}")
         return f"## {bench.name}: {bench.summary}\n\n{why}.\n", True
     _log(f"[{bench.name}] running{' (quick)' if quick else ''} ...")
+    load_before = machine.load_average()
     start = time.perf_counter()
     try:
         result = bench.runner()(quick=quick)
@@ -98,14 +99,22 @@ def _run_one(bench: registry.Benchmark, quick: bool, out: Path, info: dict[str, 
         _log(f"[{bench.name}] FAILED\n{text}")
         return f"## {bench.name}: FAILED\n\n```\n{text}```\n", False
     elapsed = time.perf_counter() - start
+    load_after = machine.load_average()
     _log(f"[{bench.name}] done in {elapsed:.1f} s")
     write_json(out / f"{bench.name}.json", {
         "benchmark": bench.name, "command": command, "quick": quick, "elapsed_s": elapsed,
+        "load_average_1min": {"before": load_before, "after": load_after},
         "machine": info, "result": result})
     drawn = chart.draw(bench.name, result, out / f"{bench.name}.png")
     section = render(bench.name, result)
-    section += f"\n_{bench.name} took {elapsed:.0f} s; chart: {drawn}._\n"
+    section += (f"\n_{bench.name} took {elapsed:.0f} s; 1-minute load average "
+                f"{_num(load_before)} before, {_num(load_after)} after "
+                f"({info['usable_cores']} cores); chart: {drawn}._\n")
     return section, True
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 if __name__ == "__main__":

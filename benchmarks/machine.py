@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-__all__ = ["describe", "usable_cores", "header_lines"]
+__all__ = ["describe", "usable_cores", "header_lines", "load_average"]
 
 _PACKAGES = ("orchestrator-engine", "loky", "cloudpickle", "psutil", "joblib", "pebble", "dask",
              "distributed", "ray", "matplotlib")
@@ -40,6 +40,11 @@ def _version(name: str) -> str | None:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def load_average() -> float | None:
+    """The 1-minute load average: how busy the machine was (other users included)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def describe() -> dict[str, Any]:
