@@ -25,7 +25,7 @@ from .events import EventHandler, EventType
 from .executor import Executor
 from .gates import Gate, GateVerdict, WorkerGate, coerce_verdict, run_gate
 from .graph import TaskGraph
-from .interrupts import InterruptFlag, interrupt_guard
+from .interrupts import InterruptFlag, attach_partial_result, interrupt_guard
 from .policy import OrchestrationPolicy
 from .pool import release_shared_pool, shared_pool
 from .results import OrchestrationResult, TaskResult
@@ -229,6 +229,10 @@ class _Run:
                     self._drive(sched, signals)
                     result = self._judge(sched, executor, signals)
                     passed = all(v.passed for v in result.gates)
+                except KeyboardInterrupt as exc:
+                    # Keep what finished: the caller (the CLI) reports and saves the partial run.
+                    attach_partial_result(exc, sched.result())
+                    raise
                 finally:
                     sched.finish(gates_passed=passed)
                     flush_handlers(self.sinks)

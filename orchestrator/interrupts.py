@@ -5,7 +5,8 @@ scheduler and leave its bookkeeping half-updated just when it must kill every wo
 while a run is in progress in the main thread, SIGINT and SIGTERM only record the signal and wake
 the loop; the loop stops the run cleanly (workers and their trees killed, events flushed) and
 then raises ``KeyboardInterrupt`` (``RunTerminated`` for SIGTERM) itself. Handlers the program
-installed itself are left alone.
+installed itself are left alone. The exception carries the partial result of the run it stopped
+(``partial_result(exc)``): what finished keeps its value, what was cut short ends cancelled.
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ from __future__ import annotations
 import signal
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-__all__ = ["RunTerminated", "InterruptFlag", "interrupt_guard"]
+if TYPE_CHECKING:
+    from .results import OrchestrationResult
+
+__all__ = ["RunTerminated", "InterruptFlag", "interrupt_guard", "partial_result",
+           "attach_partial_result"]
+
+_PARTIAL = "orchestrator_partial_result"
 
 
 class RunTerminated(KeyboardInterrupt):
@@ -24,6 +31,17 @@ class RunTerminated(KeyboardInterrupt):
     def __init__(self, signum: int = signal.SIGTERM) -> None:
         super().__init__(f"terminated by {signal.Signals(signum).name}")
         self.signum = signum
+
+
+def attach_partial_result(exc: BaseException, result: OrchestrationResult) -> None:
+    """Record on ``exc`` the result of the run it interrupted."""
+    setattr(exc, _PARTIAL, result)
+
+
+def partial_result(exc: BaseException) -> OrchestrationResult | None:
+    """The result of the run that ``exc`` (a ``KeyboardInterrupt``) stopped, or None."""
+    result: OrchestrationResult | None = getattr(exc, _PARTIAL, None)
+    return result
 
 
 class InterruptFlag:

@@ -112,8 +112,8 @@ class RetryPolicy:
         if self.backoff == "exponential":
             try:
                 raw = self.base_delay * self.multiplier ** (attempt - 1)
-            except OverflowError:
-                raw = math.inf
+            except OverflowError:  # multiplier ** (attempt - 1) left the float range
+                raw = math.inf if self.base_delay > 0 else 0.0
         else:
             raw = self.base_delay
         capped = min(raw, self.max_delay)

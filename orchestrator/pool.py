@@ -31,12 +31,13 @@ import pickle
 import selectors
 import signal
 import threading
+import time
 import weakref
 from typing import Any, Deque, Iterable
 
 import psutil
 
-from workers import runner
+from workers import reaper, runner
 from workers.protocol import (
     DEFINE,
     DONE,
@@ -45,6 +46,7 @@ from workers.protocol import (
     FN_PICKLED,
     INLINE_LIMIT,
     PICKLE_PROTOCOL,
+    RAW,
     READY,
     RESET,
     RUN,
@@ -134,6 +136,10 @@ class LocalPool:
         self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
         # The lifeline: workers read it, nobody writes it; EOF tells them the parent is gone.
         self._lifeline_r, self._lifeline_w = self._ctx.Pipe(duplex=False)
+        # Kills the workers if this process dies while one is stuck holding its GIL (see
+        # workers/reaper.py); started with the first worker.
+        self._reaper: Any = None
+        self._reaper_conn: Any = None
         self._closed = False
         self._lock = threading.Lock()  # guards checkout by the shared-pool cache only
         _live_pools.add(self)
@@ -151,6 +157,11 @@ class LocalPool:
         """Pids of every worker process this pool holds (slots, spares, leaving)."""
         slots = [s for s in self._slots if s is not None] + self._spares + self._leaving
         return [s.pid for s in slots]
+
+    @property
+    def helper_pids(self) -> list[int]:
+        """Pids of the pool's other processes (its reaper)."""
+        return [] if self._reaper is None else [self._reaper.pid]
 
     def open(self, clock: Clock, size: int) -> None:
         if self._closed:
@@ -282,6 +293,22 @@ class LocalPool:
     def end_run(self) -> None:
         self._fns.clear()
         self._fn_refs.clear()
+        # Workers retired near the end of the run were asked to exit and do so at once: collect
+        # them now, or their exits would be reported in the next run (``worker.died``).
+        idle_leaving = [slot for slot in self._leaving if not slot.queue]
+        if idle_leaving:
+            if not _wait_exit(idle_leaving, 1.0):
+                # An exit can hang for good (a task left a non-daemon thread running, which
+                # the interpreter waits for): an idle worker has nothing left to lose.
+                for slot in idle_leaving:
+                    if not _wait_exit([slot], 0):
+                        kill_tree(slot.pid, signal.SIGKILL)
+                _wait_exit(idle_leaving, 5.0)
+            mark = len(self._events)
+            for slot in idle_leaving:
+                if _wait_exit([slot], 0):
+                    self._on_exit(slot)
+            del self._events[mark:]
 
     def close(self, *, kill: bool = False) -> None:
         """Stop every worker: politely (EXIT, then SIGKILL after 2 s), or at once with ``kill``."""
@@ -299,16 +326,16 @@ class LocalPool:
                         slot.conn.send_bytes(pickle.dumps((EXIT,), PICKLE_PROTOCOL))
                     except OSError:
                         pass
-            deadline = 2.0
-            for slot in slots:
-                slot.process.join(deadline)
-                deadline = 0.1
+            _wait_exit(slots, 2.0)
         for slot in slots:
-            if slot.process.exitcode is None:
+            if not _wait_exit([slot], 0):
                 kill_tree(slot.pid, signal.SIGKILL, slot.killed)
+        _wait_exit(slots, 5.0)
         for slot in slots:
+            self._kill_remains(slot)  # before join() reaps the worker: see there
             slot.process.join(5)
             self._forget(slot)
+        self._stop_reaper()
         self._slots.clear()
         self._spares.clear()
         self._leaving.clear()
@@ -343,7 +370,37 @@ class LocalPool:
                 yield slot
         yield from self._spares
 
+    def _start_reaper(self) -> None:
+        reader, self._reaper_conn = self._ctx.Pipe(duplex=False)
+        self._reaper = self._ctx.Process(target=reaper.main, args=(reader,),
+                                         name="orchestrator-reaper", daemon=True)
+        try:
+            self._reaper.start()
+        except Exception as exc:
+            raise PoolError(f"could not start the pool's reaper process: {exc}") from exc
+        finally:
+            reader.close()
+
+    def _tell_reaper(self, *msg: int) -> None:
+        try:
+            self._reaper_conn.send(msg)
+        except (OSError, ValueError, AttributeError):
+            pass  # the reaper is gone; each worker's lifeline still watches the parent
+
+    def _stop_reaper(self) -> None:
+        if self._reaper is None:
+            return
+        self._tell_reaper(reaper.EXIT)
+        self._reaper_conn.close()
+        self._reaper.join(5)
+        if self._reaper.exitcode is None:
+            self._reaper.kill()
+            self._reaper.join(5)
+        self._reaper = None  # loky closes a process's sentinel fd only when it is collected
+
     def _spawn(self, index: int) -> _Slot:
+        if self._reaper is None:
+            self._start_reaper()
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
             target=runner.main,
@@ -357,6 +414,7 @@ class LocalPool:
             raise PoolError(f"could not start a worker process: {exc}") from exc
         finally:
             child_end.close()
+        self._tell_reaper(reaper.ADD, process.pid)
         slot = _Slot(index, process, parent_end, self._clock.now())
         self._selector.register(parent_end.fileno(), selectors.EVENT_READ, ("conn", slot))
         self._selector.register(process.sentinel, selectors.EVENT_READ, ("dead", slot))
@@ -427,7 +485,8 @@ class LocalPool:
 
     def _on_done(self, slot: _Slot, msg: tuple[Any, ...]) -> None:
         _, ticket, ok, payload, err, run_s, cpu_s, peak, reports = msg
-        if ok and payload is None:
+        raw = ok and isinstance(payload, int) and payload == RAW
+        if ok and (payload is None or raw):
             payload = slot.conn.recv_bytes()
         attempt = slot.queue.popleft()
         slot.started = False
@@ -437,7 +496,9 @@ class LocalPool:
         now = self._clock.now()
         value: Any = None
         error: TaskError | None = None
-        if ok:
+        if raw:
+            value = payload  # a large bytes result, received as is: no second copy
+        elif ok:
             try:
                 value = pickle.loads(payload)
             except Exception as exc:
@@ -470,7 +531,9 @@ class LocalPool:
                         break
             except (EOFError, OSError):
                 pass
+        self._kill_remains(slot)
         slot.process.join(1.0)
+        self._tell_reaper(reaper.REMOVE, slot.pid)
         code = slot.process.exitcode
         sig = signal_name(-code) if code is not None and code < 0 else None
         now = self._clock.now()
@@ -511,6 +574,23 @@ class LocalPool:
             self._want_spares = self._spare_target > 0
             self._fill(slot.index)
         self._top_up_spares()
+
+    def _kill_remains(self, slot: _Slot) -> None:
+        """SIGKILL what a dead worker left: its process group and whatever a SIGTERM step
+        signalled (a descendant that ignores SIGTERM outlives the worker, and the scheduler
+        cancels the SIGKILL step once the attempt is lost). Called before the worker is reaped:
+        until then its pid, which is its group id (``setsid``), cannot be reused."""
+        if hasattr(os, "killpg"):
+            try:
+                os.killpg(slot.pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for proc in slot.killed:
+            if proc.pid != slot.pid:
+                try:
+                    proc.kill()  # psutil checks the pid was not reused
+                except psutil.Error:
+                    pass
 
     def _replace(self, slot: _Slot, *, retire: bool) -> None:
         """Move ``slot`` out (retire: ask it to exit) and put a fresh worker in its place."""
@@ -568,6 +648,21 @@ class LocalPool:
             slot.conn.close()
         except OSError:
             pass
+
+
+def _wait_exit(slots: list[_Slot], timeout: float) -> bool:
+    """Wait until every worker of ``slots`` has exited, without reaping it (sentinels)."""
+    from multiprocessing.connection import wait
+
+    pending = {slot.sentinel for slot in slots}
+    deadline = time.monotonic() + timeout
+    while pending:
+        left = deadline - time.monotonic()
+        ready = wait(list(pending), max(0.0, left))
+        pending.difference_update(ready)
+        if left <= 0:
+            break
+    return not pending
 
 
 # -- the warm pool kept for reuse between runs ---------------------------------------------

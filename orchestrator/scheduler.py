@@ -337,15 +337,18 @@ class Scheduler:
                 queue = True
             else:
                 return
-            key = ready[0]
+            # Pop before _attempt_for: when it fails the task, dependents may be pushed
+            # (on_failure="continue") or the queue cleared (cascade), so ready[0] may change.
+            key = heapq.heappop(ready)
             rec = self._records[key[-1]]
             attempt = self._attempt_for(rec)
             if attempt is None:
-                heapq.heappop(ready)
+                if self._stopping is not None:
+                    return
                 continue
             if not executor.submit(attempt, queue=queue):
+                heapq.heappush(ready, key)
                 return
-            heapq.heappop(ready)
             rec.move(S.DISPATCHED)
             rec.ticket = attempt.ticket
             self._by_ticket[attempt.ticket] = rec
@@ -499,8 +502,7 @@ class Scheduler:
             self._n_dispatched -= 1
         rec.ticket = None
         if self._stopping is not None:
-            rec.error = self._cancel_error(rec)
-            self._finish(rec, S.CANCELLED)
+            self._end_unstarted(rec)
             return
         if rec.state is S.RETRY_WAIT:
             rec.move(S.READY)
@@ -530,8 +532,8 @@ class Scheduler:
             self._n_memory_watched -= 1
         end = at - self._started_at
         if duration is None:
-            started = rec.started_at if rec.started_at is not None else end
-            duration = max(0.0, end - started)
+            started = rec.started_at
+            duration = 0.0 if started is None else max(0.0, end - started)
         rec.finished_at = end
         rec.duration = duration
         rec.busy_time += duration
@@ -571,9 +573,9 @@ class Scheduler:
             self._emit(EventType.TASK_READY, rec)
         heapq.heappush(self._ready, self._ready_key(rec))
 
-    def _finish(self, rec: TaskRecord, state: TaskState) -> None:
+    def _finish(self, rec: TaskRecord, state: TaskState, *, skip_below: bool = True) -> None:
         """Move ``rec`` to a terminal state, emit its one terminal event, unblock or skip its
-        dependents. Mutates."""
+        dependents (``skip_below=False``: the caller skips them). Mutates."""
         rec.move(state)
         if rec.finished_at is None or state in (S.CANCELLED, S.SKIPPED):
             rec.finished_at = self.clock.now() - self._started_at
@@ -591,7 +593,8 @@ class Scheduler:
                     child.waiting -= 1
                     if child.waiting == 0:
                         self._make_ready(child)
-        elif state in (S.FAILED, S.TIMED_OUT, S.SKIPPED, S.CANCELLED) and rec.dependents:
+        elif (state in (S.FAILED, S.TIMED_OUT, S.SKIPPED, S.CANCELLED) and rec.dependents
+              and skip_below):
             self._skip_dependents(rec)
         if state in (S.FAILED, S.TIMED_OUT) and self.policy.cancellation == "cascading":
             if self._stopping is None:
@@ -613,21 +616,33 @@ class Scheduler:
         return facts
 
     def _skip_dependents(self, rec: TaskRecord) -> None:
-        root = rec.error.upstream if rec.error and rec.error.kind == "upstream" else rec.id
-        status = self._records[root].state.value if root in self._records else "failed"
-        for dep_id in rec.dependents:
+        """End the pending tasks below ``rec``: skipped for the failed upstream, or cancelled
+        when ``rec`` was cancelled or the run stops. Depth first with an explicit stack: a
+        chain can be deeper than the recursion limit. Mutates."""
+        stack = [(rec, iter(rec.dependents))]
+        while stack:
+            parent, children = stack[-1]
+            dep_id = next(children, None)
+            if dep_id is None:
+                stack.pop()
+                continue
             child = self._records[dep_id]
             if child.state is not S.PENDING:
                 continue
-            if rec.state is S.CANCELLED or self._stopping is not None:
+            if parent.state is S.CANCELLED or self._stopping is not None:
                 child.error = self._cancel_error(child)
-                self._finish(child, S.CANCELLED)
+                self._finish(child, S.CANCELLED, skip_below=False)
             else:
+                error = parent.error
+                root = error.upstream if error and error.kind == "upstream" else parent.id
+                status = self._records[root].state.value if root in self._records else "failed"
                 child.error = TaskError(
                     kind="upstream", type="UpstreamFailed",
                     message=f"task {child.id!r} skipped: upstream task {root!r} {status}",
                     upstream=root)
-                self._finish(child, S.SKIPPED)
+                self._finish(child, S.SKIPPED, skip_below=False)
+            if child.dependents:
+                stack.append((child, iter(child.dependents)))
 
     def _cancel_error(self, rec: TaskRecord) -> TaskError:
         reason = self._stopping or "interrupt"
@@ -662,8 +677,7 @@ class Scheduler:
         self._ready.clear()
         for rec in list(self._records.values()):
             if rec.state in (S.PENDING, S.READY):
-                rec.error = self._cancel_error(rec)
-                self._finish(rec, S.CANCELLED)
+                self._end_unstarted(rec)
             elif rec.state is S.RETRY_WAIT:
                 self._timers.cancel(("retry", rec.id))
                 if reason == "run_timeout":
@@ -672,6 +686,18 @@ class Scheduler:
                     rec.error = self._cancel_error(rec)
                     self._finish(rec, S.CANCELLED)
         self._drain_source_as_cancelled()
+
+    def _end_unstarted(self, rec: TaskRecord) -> None:
+        """End a task that is not running while the run stops: cancelled, unless the run's
+        deadline caught a retry waiting for a worker, whose last failure then stands (it did
+        run, so "cancelled before it started" would be wrong). Mutates."""
+        if self._stopping == "run_timeout" and rec.last_failure is not None:
+            if rec.state is S.DISPATCHED:
+                rec.move(S.READY)
+            self._finish(rec, rec.last_failure)
+        else:
+            rec.error = self._cancel_error(rec)
+            self._finish(rec, S.CANCELLED)
 
     def _drain_source_as_cancelled(self) -> None:
         """Give every not-yet-pulled task of a retained run its terminal state."""

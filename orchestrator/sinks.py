@@ -76,8 +76,17 @@ def combine_handlers(
         return items[0]
 
     def fan_out(event: Event) -> None:
-        for h in items:
-            h(event)
+        # One broken handler must not cost the others their events: drop only it, say so once.
+        for h in list(items):
+            try:
+                h(event)
+            except Exception as exc:
+                import warnings
+
+                items.remove(h)
+                warnings.warn(f"on_event handler {h!r} raised {type(exc).__name__}: {exc} (on a "
+                              f"{event.type!r} event); it will not be called again in run "
+                              f"{event.run_id}", RuntimeWarning, stacklevel=2)
 
     return fan_out
 

@@ -37,17 +37,20 @@ class Ref:
 
 
 def find_refs(obj: Any) -> list[str]:
-    """Ids of every ``Ref`` inside ``obj`` (through lists, tuples, sets and dict values)."""
+    """Ids of every ``Ref`` inside ``obj`` (through lists, tuples, sets and dict values), in
+    the order they appear."""
     found: list[str] = []
     stack = [obj]
     while stack:
         item = stack.pop()
         if isinstance(item, Ref):
             found.append(item.task_id)
-        elif isinstance(item, (list, tuple, set, frozenset)):
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))  # reversed: pop() then visits them in order
+        elif isinstance(item, (set, frozenset)):
             stack.extend(item)
         elif isinstance(item, dict):
-            stack.extend(item.values())
+            stack.extend(reversed(list(item.values())))
     return found
 
 
@@ -116,7 +119,9 @@ class TaskSpec:
                 )
         elif not callable(fn):
             raise SpecError(f"task {tid!r}: fn must be callable or an import path, got {fn!r}")
-        if isinstance(self.args, (str, bytes)) or not _is_iterable(self.args):
+        # A mapping or a set iterates, but as keys or in no set order: a mistake, not args.
+        if (isinstance(self.args, (str, bytes, Mapping, set, frozenset))
+                or not _is_iterable(self.args)):
             raise SpecError(f"task {tid!r}: args must be a tuple or list, got {self.args!r}")
         object.__setattr__(self, "args", tuple(self.args))
         if not isinstance(self.kwargs, Mapping):

@@ -2,8 +2,8 @@
 
 The test process becomes a child subreaper (Linux), so a grandchild orphaned by a killed worker
 is re-parented to us and seen here instead of vanishing under init. Allowed to stay: the idle
-workers of the library's warm pool (kept for reuse by design) and loky/multiprocessing resource
-trackers (one per interpreter, started on first use).
+workers of the library's warm pool and its reaper (kept for reuse by design) and
+loky/multiprocessing resource trackers (one per interpreter, started on first use).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def _allowed_pids() -> set[int]:
     shared = pool._shared.pool
     if shared is not None and not shared.closed and not pool._shared.in_use:
         allowed.update(shared.pids)
+        allowed.update(shared.helper_pids)
     return allowed
 
 

@@ -15,7 +15,9 @@ Parent -> worker
 Worker -> parent
     (READY, pid)
     (DONE, ticket, ok, value, error, run_s, cpu_s, peak_rss, reports)
-        ok: value is the pickled result (``None``: in the next frame); error is None
+        ok: value is the pickled result (``None``: in the next frame; ``RAW``: the result is a
+            large ``bytes`` object, sent as is in the next frame, so it is never copied into a
+            pickle on either side); error is None
         not ok: error is ``(kind, type, message, traceback, type_chain, exception_bytes)``
 """
 
@@ -29,6 +31,8 @@ RESET: Final = 3
 EXIT: Final = 4
 READY: Final = 10
 DONE: Final = 11
+
+RAW: Final = 1  # in DONE's value field: the next frame is the result itself (bytes)
 
 FN_PATH: Final = 0
 FN_PICKLED: Final = 1

@@ -11,6 +11,9 @@ worker:
 * watches a lifeline pipe on a daemon thread: when the parent dies (even by SIGKILL) the pipe
   reads EOF and the worker kills its own tree and exits at once, even in the middle of a task.
 
+A task's processes end with the task: descendants still running when it returns are killed
+before the next task (one ``waitpid`` tells whether there are any).
+
 Results and errors are serialised here, before sending, so a value or exception that cannot be
 pickled becomes a plain error record for its own task instead of breaking the channel.
 """
@@ -35,6 +38,7 @@ from .protocol import (
     FN_PATH,
     INLINE_LIMIT,
     PICKLE_PROTOCOL,
+    RAW,
     READY,
     RESET,
     RUN,
@@ -127,21 +131,29 @@ class Worker:
         cpu_s = (times1[0] - times0[0]) + (times1[1] - times0[1]) + \
                 (times1[2] - times0[2]) + (times1[3] - times0[3])
         payload: bytes | None = None
+        raw = False
         if ok:
-            try:
-                payload = _dumps(value)
-            except BaseException as exc:
-                ok = False
-                what = f"it returned a {type(value).__qualname__} that cannot be pickled"
-                error = _pickling_error(task_id, what, exc)
+            if type(value) is bytes and len(value) > INLINE_LIMIT:
+                payload, raw = value, True  # sent as is: a pickle of it would be a second copy
+            else:
+                try:
+                    payload = _dumps(value)
+                except BaseException as exc:
+                    ok = False
+                    what = f"it returned a {type(value).__qualname__} that cannot be pickled"
+                    error = _pickling_error(task_id, what, exc)
             del value
-        self._send_done(ticket, ok, payload, error, run_s, cpu_s, self.memory.peak(), ctx.reports)
-        _reap_zombies()
+        if _reap_zombies():
+            _kill_leftovers()  # before the result: when the parent has it, they are gone
+        self._send_done(ticket, ok, payload, raw, error, run_s, cpu_s, self.memory.peak(),
+                        ctx.reports)
 
-    def _send_done(self, ticket: int, ok: bool, payload: bytes | None, error: ErrorTuple | None,
-                   run_s: float, cpu_s: float, peak: int | None, reports: dict[str, Any]) -> None:
+    def _send_done(self, ticket: int, ok: bool, payload: bytes | None, raw: bool,
+                   error: ErrorTuple | None, run_s: float, cpu_s: float, peak: int | None,
+                   reports: dict[str, Any]) -> None:
         big = payload is not None and len(payload) > INLINE_LIMIT
-        header = (DONE, ticket, ok, None if big else payload, error, run_s, cpu_s, peak, reports)
+        value = RAW if raw else None if big else payload
+        header = (DONE, ticket, ok, value, error, run_s, cpu_s, peak, reports)
         try:
             data = pickle.dumps(header, PICKLE_PROTOCOL)
         except BaseException as exc:  # unpicklable reports: keep the result, say what was lost
@@ -244,23 +256,47 @@ def _prepare_process(cwd: str | None) -> None:
             libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         except Exception:
             pass
+    # The pool starts workers as daemons (so the parent never waits for them at exit), but a
+    # daemonic process may not start multiprocessing children, which tasks may want to do: the
+    # lifeline and kill_tree already make sure those children die with the worker.
+    import multiprocessing
+
+    multiprocessing.current_process().daemon = False
     # "pkg.mod:func" paths are resolved against the directory the user ran from.
     path = cwd or os.getcwd()
     if path not in sys.path:
         sys.path.insert(0, path)
 
 
-def _reap_zombies() -> None:
-    """Collect exited orphans re-parented to this subreaper, between tasks."""
+def _reap_zombies() -> bool:
+    """Collect exited children (orphans re-parented to this subreaper too), between tasks.
+
+    Returns whether a child is still running: one ``waitpid`` answers both, so the common case
+    (no children at all) costs a single system call."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            return False
         except OSError:
-            return
+            return False
         if pid == 0:
-            return
+            return True
+
+
+def _kill_leftovers() -> None:
+    """A task's processes end with the task: SIGKILL every descendant still running after it
+    returned (a subreaper's tree holds even double-forked daemons), then collect them."""
+    import psutil
+
+    procs = psutil.Process().children(recursive=True)
+    for proc in reversed(procs):
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=1.0)
+    _reap_zombies()
 
 
 def _watch_parent(fd: int) -> None:

@@ -1,0 +1,182 @@
+"""What a finished (or interrupted) run prints and saves: exit code, table, metrics, JSON.
+
+Exit codes: 0 every task succeeded and every gate passed; 1 a task failed, timed out, was
+cancelled or skipped (this wins over a gate, whose verdict then follows from the failure);
+3 a gate (or the merge) rejected the run; 130 / 143 interrupted by SIGINT / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+
+from ..results import OrchestrationResult, TaskResult, TaskStatus
+
+__all__ = ["plural", "EXIT_OK", "EXIT_TASK_FAILED", "EXIT_BAD_INPUT", "EXIT_GATE_REJECTED",
+           "EXIT_SIGINT", "EXIT_SIGTERM", "exit_code", "outcome_message", "summary_lines",
+           "metrics_line", "result_document"]
+
+EXIT_OK = 0
+EXIT_TASK_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_GATE_REJECTED = 3
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+# Beyond this many tasks the table shows the tasks that did not succeed and counts the rest.
+TABLE_LIMIT = 40
+_COLORS = {TaskStatus.SUCCEEDED: "green", TaskStatus.FAILED: "red",
+           TaskStatus.TIMED_OUT: "red", TaskStatus.CANCELLED: "yellow",
+           TaskStatus.SKIPPED: "yellow"}
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``plural(1, "task")`` -> ``1 task``; ``plural(2, "retry", "retries")`` -> ``2 retries``."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def exit_code(result: OrchestrationResult, interrupted_by: int | None = None) -> int:
+    """The exit code for ``result``; ``interrupted_by`` is 130 or 143 when a signal stopped it."""
+    if interrupted_by is not None:
+        return interrupted_by
+    if any(not r.ok for r in result):
+        return EXIT_TASK_FAILED
+    if any(not g.passed for g in result.gates):
+        return EXIT_GATE_REJECTED
+    return EXIT_OK
+
+
+def _counts(result: OrchestrationResult) -> str:
+    counts: dict[str, int] = {}
+    for r in result:
+        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
+def outcome_message(result: OrchestrationResult, code: int) -> str | None:
+    """The one ``Error:`` line for a non-zero exit (without the prefix), or None."""
+    if code in (EXIT_SIGINT, EXIT_SIGTERM):
+        signal_name = "SIGINT" if code == EXIT_SIGINT else "SIGTERM"
+        return (f"interrupted by {signal_name}: running tasks were killed "
+                f"({_counts(result)})")
+    if code == EXIT_TASK_FAILED:
+        bad = [r for r in result if not r.ok]
+        return (f"{len(bad)} of {plural(len(result), 'task')} did not succeed "
+                f"({_counts(result)})")
+    if code == EXIT_GATE_REJECTED:
+        names = ", ".join(repr(g.name) for g in result.gates if not g.passed)
+        return f"the run was rejected by {names}"
+    return None
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
+def _row(r: TaskResult, widths: list[int], color: bool) -> str:
+    status = r.status.value.ljust(widths[1])
+    if color:
+        status = click.style(status, fg=_COLORS[r.status])
+    return "  ".join([r.id.ljust(widths[0]), status, str(r.attempts).rjust(widths[2]),
+                      _seconds(r.duration).rjust(widths[3]),
+                      str(r.worker_pid or "-").rjust(widths[4])])
+
+
+def _error_line(r: TaskResult) -> str:
+    error = r.error
+    if error is not None and error.kind in ("upstream", "cancelled"):
+        return f"  {r.id}: {error.message}"  # the library's words name the status and the cause
+    text = str(error).strip() if error is not None else ""
+    first = text.splitlines()[0] if text else "no error recorded"
+    attempts = f" after {r.attempts} attempts" if r.attempts > 1 else ""
+    return f"  {r.id}: {r.status.value}{attempts}: {first}"
+
+
+def summary_lines(result: OrchestrationResult, *, color: bool) -> list[str]:
+    """The table (task, status, attempts, duration, worker), failures and gate verdicts."""
+    rows = list(result)
+    hidden = 0
+    if len(rows) > TABLE_LIMIT:
+        shown = [r for r in rows if not r.ok][:TABLE_LIMIT]
+        hidden = len(rows) - len(shown)
+        rows = shown
+    header = ["task", "status", "attempts", "duration", "worker"]
+    widths = [len(h) for h in header]
+    for r in rows:
+        cells = [r.id, r.status.value, str(r.attempts), _seconds(r.duration),
+                 str(r.worker_pid or "-")]
+        widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
+    widths[0] = min(widths[0], 48)
+    lines = ["  ".join([header[0].ljust(widths[0]), header[1].ljust(widths[1]),
+                        *(h.rjust(w) for h, w in zip(header[2:], widths[2:], strict=True))])]
+    lines += [_row(r, widths, color) for r in rows]
+    if hidden:
+        lines.append(f"... and {hidden} more that succeeded (--output writes every result)")
+    failures = [r for r in result if not r.ok]
+    if failures:
+        lines.append("")
+        lines.append("did not succeed:")
+        lines += [_error_line(r) for r in failures[:20]]
+        if len(failures) > 20:
+            lines.append(f"  ... and {len(failures) - 20} more")
+    if result.gates:
+        lines.append("")
+        for g in result.gates:
+            verdict = "passed" if g.passed else "REJECTED"
+            if color:
+                verdict = click.style(verdict, fg="green" if g.passed else "red")
+            lines.append(f"gate {g.name}: {verdict}" + (f": {g.message}" if g.message else ""))
+    return lines
+
+
+def metrics_line(result: OrchestrationResult) -> str:
+    """``wall 2.41s  serial 7.80s  speedup 3.24x  cost n/a  (4 workers; 12 tasks: ...)``."""
+    m = result.metrics
+    cost = "n/a" if m.cost_estimate is None else f"{m.cost_estimate:.4g}"
+    retries = f"; {plural(m.retries, 'retry', 'retries')}" if m.retries else ""
+    return (f"wall {m.wall_time:.2f}s  serial {m.serial_time:.2f}s  "
+            f"speedup {m.speedup_vs_serial:.2f}x  cost {cost}  "
+            f"({plural(m.workers, 'worker')}; {plural(m.tasks, 'task')}: "
+            f"{_counts(result)}{retries})")
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON can hold it: tuples and sets become lists, other objects their repr."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, dict):
+        return {_key(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    return repr(value)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    return str(key) if isinstance(key, (int, float, bool)) or key is None else repr(key)
+
+
+def result_document(result: OrchestrationResult, *, source: str, name: str | None,
+                    code: int) -> dict[str, Any]:
+    """Everything about the run as JSON-ready data (``--json`` and ``--output``)."""
+    started = datetime.fromtimestamp(result.started_at, timezone.utc)
+    document: dict[str, Any] = _plain({
+        "workflow": source,
+        "name": name,
+        "run_id": result.run_id,
+        "ok": result.ok,
+        "exit_code": code,
+        "interrupted": result.interrupted,
+        "started_at": started.isoformat().replace("+00:00", "Z"),
+        "metrics": result.metrics.to_dict(),
+        "tasks": [{**r.to_dict(), "tags": dict(r.tags)} for r in result],
+        "gates": [g.to_dict() for g in result.gates],
+        "merged": result.merged,
+    })
+    return document

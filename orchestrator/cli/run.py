@@ -1,0 +1,174 @@
+"""``orchestrator run``: load, check, run, report, exit with the run's code.
+
+Where things go: the result (table, or JSON with ``--json``) on stdout; the live display on
+stderr, only when stderr is a terminal; ``Error:`` lines on stderr. When stdout carries a
+machine stream (``--json``, ``--events -``) the table moves to stderr, so stdout stays parseable.
+
+On Ctrl-C (or SIGTERM) the library kills every worker, flushes the event sinks and raises with the
+partial result; that result is printed and saved like a finished one, and the exit code is 130
+(143 for SIGTERM).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from typing import IO, Any, Callable, Iterator
+
+import click
+
+from ..api import execute_graph
+from ..interrupts import RunTerminated, partial_result
+from ..results import OrchestrationResult
+from ..sinks import JsonLinesSink
+from ..workflow import (
+    Problem,
+    Workflow,
+    WorkflowError,
+    check_imports,
+    load_tasks_json,
+    load_workflow,
+    resolve_hooks,
+)
+from .app import cli, debug_option
+from .policy_options import policy_options, pop_overrides
+from .progress import LiveDisplay, RunTracker
+from .report import (
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    exit_code,
+    metrics_line,
+    outcome_message,
+    plural,
+    result_document,
+    summary_lines,
+)
+
+__all__ = ["run"]
+
+
+@cli.command("run")
+@click.argument("workflow", required=False, type=click.Path())
+@click.option("--tasks", "tasks_json", metavar="JSON",
+              help='Run an inline JSON list of tasks instead of a file, e.g. '
+                   '\'[{"id": "a", "fn": "workers.agents:sleep", "args": [1]}]\'.')
+@policy_options
+@click.option("--events", metavar="PATH|-",
+              help="Append the JSON Lines event stream to PATH ('-': stdout).")
+@click.option("-o", "--output", metavar="PATH", help="Write every result as JSON to PATH.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the result as JSON on stdout instead of the table.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No live display and no table: only the metrics line (and errors).")
+@debug_option
+@click.pass_context
+def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, events: str | None,
+        output: str | None, as_json: bool, quiet: bool, **params: Any) -> None:
+    """Run WORKFLOW (a .json, .yaml or .toml file), or the tasks given with --tasks.
+
+    Options override the file's policy section. Nothing runs when the input is bad (exit 2).
+    """
+    if (workflow is None) == (tasks_json is None):
+        raise click.UsageError("give either a WORKFLOW file or --tasks JSON")
+    if as_json and events == "-":
+        raise click.UsageError("--json and --events - both write to stdout; "
+                               "send the events to a file")
+    overrides = pop_overrides(params)
+    if workflow is not None:
+        wf = load_workflow(workflow, overrides)
+    else:
+        wf = load_tasks_json(tasks_json or "", overrides)
+    problems = check_imports(wf)
+    if problems:
+        raise WorkflowError(problems)
+    merge, gates = resolve_hooks(wf)
+
+    machine_stdout = as_json or events == "-"
+    human = sys.stderr if machine_stdout else sys.stdout
+    color = _is_terminal(human) and not os.environ.get("NO_COLOR")
+    live = not quiet and events != "-" and _is_terminal(sys.stderr) \
+        and os.environ.get("TERM") != "dumb"
+    with contextlib.ExitStack() as stack:
+        sinks: list[Callable[[Any], None]] = []
+        if events is not None:
+            sinks.append(stack.enter_context(_opened("--events", events, JsonLinesSink)))
+        out_file = stack.enter_context(_opened("--output", output, _open_text)) \
+            if output is not None else None
+        if not quiet and not as_json:
+            click.echo(_banner(wf), file=human)
+        tracker = RunTracker() if live else None
+        if tracker is not None:
+            sinks.append(tracker)
+        result, signal_code = _execute(wf, merge, gates, sinks, tracker)
+        code = exit_code(result, signal_code)
+        document = result_document(result, source=wf.source, name=wf.name, code=code)
+        if out_file is not None:
+            json.dump(document, out_file, indent=2)
+            out_file.write("\n")
+
+    _print(result, document, code, as_json=as_json, quiet=quiet, human=human, color=color)
+    ctx.exit(code)
+
+
+def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, as_json: bool,
+           quiet: bool, human: IO[str], color: bool) -> None:
+    """The JSON document, or the table; the metrics line; the ``Error:`` line if any."""
+    if as_json:
+        click.echo(json.dumps(document, indent=2))
+    elif not quiet:
+        for line in summary_lines(result, color=color):
+            click.echo(line, file=human, color=color)
+    if not as_json:
+        click.echo(metrics_line(result), file=human)
+    message = outcome_message(result, code)
+    if message is not None:
+        click.echo(f"Error: {message}", err=True)
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _banner(wf: Workflow) -> str:
+    name = f"{wf.name} ({wf.source})" if wf.name else wf.source
+    return (f"running {name}: {plural(len(wf.graph), 'task')}, "
+            f"max concurrency {wf.policy.max_concurrency}")
+
+
+def _open_text(path: str) -> IO[str]:
+    return open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller's ExitStack
+
+
+@contextlib.contextmanager
+def _opened(option: str, path: str, opener: Callable[[str], Any]) -> Iterator[Any]:
+    """Open ``path`` for ``option`` before the run starts, so a bad path fails with exit 2."""
+    try:
+        handle = opener(path)
+    except OSError as exc:
+        raise WorkflowError([Problem(option, f"cannot open {path!r}: "
+                                             f"{exc.strerror or exc}")]) from None
+    with handle:
+        yield handle
+
+
+def _execute(wf: Workflow, merge: Callable[..., Any] | None, gates: list[Callable[..., Any]],
+             sinks: list[Callable[[Any], None]], tracker: RunTracker | None,
+             ) -> tuple[OrchestrationResult, int | None]:
+    """Run ``wf``; on Ctrl-C/SIGTERM return the partial result and the exit code to use."""
+    display = LiveDisplay(tracker, sys.stderr) if tracker is not None \
+        else contextlib.nullcontext()
+    try:
+        with display:
+            result = execute_graph(wf.graph, wf.policy, on_event=sinks or None, merge=merge,
+                                   gates=gates)
+        return result, None
+    except KeyboardInterrupt as exc:
+        partial = partial_result(exc)
+        if partial is None:
+            raise
+        return partial, EXIT_SIGTERM if isinstance(exc, RunTerminated) else EXIT_SIGINT

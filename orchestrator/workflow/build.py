@@ -1,0 +1,200 @@
+"""Turn a checked document into the library's objects: the policy, the TaskSpecs, the TaskGraph.
+
+Nothing here re-checks values: ``RetryPolicy``, ``OrchestrationPolicy``, ``TaskSpec`` and
+``TaskGraph`` validate themselves, and their messages are kept as they are. What this module
+adds is the place: which field of which task (or which command-line option) the library
+rejected. When a constructor rejects a set of fields, each field is tried alone to find the one
+to blame; the library's own message says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from ..errors import CycleError, DuplicateTaskError, MissingDependencyError, OrchestratorError
+from ..graph import TaskGraph
+from ..policy import OrchestrationPolicy, RetryPolicy
+from ..spec import Ref, TaskSpec
+from .documents import Document
+from .problems import Path, Problem, WorkflowError
+from .schema import check_schema
+
+__all__ = ["Workflow", "Override", "build_workflow"]
+
+# A value given on the command line for a policy field, with the option that gave it:
+# {("task_timeout",): (30.0, "--task-timeout"), ("retry", "max_attempts"): (3, "--retries")}.
+Override = tuple[Any, str]
+
+_SPEC_FIELDS = ("id", "fn", "args", "kwargs", "deps", "timeout", "priority", "estimate", "tags",
+                "max_memory_mb")
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A workflow ready to run: every library object built, every place remembered."""
+
+    document: Document
+    name: str | None
+    policy: OrchestrationPolicy
+    graph: TaskGraph
+    merge: str | None
+    gates: tuple[str, ...]
+    task_places: Mapping[str, Path]  # task id -> ("tasks", index)
+
+    @property
+    def source(self) -> str:
+        return self.document.source
+
+
+def build_workflow(doc: Document, overrides: Mapping[tuple[str, ...], Override] | None = None,
+                   ) -> Workflow:
+    """Check ``doc`` against the schema and build everything; raises ``WorkflowError``."""
+    problems = check_schema(doc)
+    if problems:
+        raise WorkflowError(problems)
+    data: dict[str, Any] = doc.data
+    policy = _build_policy(doc, data.get("policy") or {}, overrides or {})
+    built = _build_tasks(doc, data["tasks"], policy.retry)
+    graph = _build_graph(doc, built)
+    places = {spec.id: ("tasks", i) for i, (spec, _) in enumerate(built)}
+    return Workflow(doc, data.get("name"), policy, graph, data.get("merge"),
+                    tuple(data.get("gates") or ()), places)
+
+
+# -- policy --------------------------------------------------------------------------------
+
+
+def _blame(factory: Callable[..., Any], values: Mapping[str, Any],
+           fixed: Mapping[str, Any] | None = None) -> str | None:
+    """The first field that ``factory`` rejects on its own, if any."""
+    for key, value in values.items():
+        try:
+            factory(**{**(fixed or {}), key: value})
+        except (OrchestratorError, TypeError, ValueError):
+            return key
+    return None
+
+
+def _build_policy(doc: Document, section: Mapping[str, Any],
+                  overrides: Mapping[tuple[str, ...], Override]) -> OrchestrationPolicy:
+    fields = {k: v for k, v in section.items() if k != "retry"}
+    retry_fields = dict(section.get("retry") or {})
+    given_by: dict[tuple[str, ...], str] = {}
+    for path, (value, option) in overrides.items():
+        target = retry_fields if path[0] == "retry" else fields
+        target[path[-1]] = value
+        given_by[path] = option
+
+    def problem(path: tuple[str, ...], message: str) -> Problem:
+        if path in given_by:
+            return Problem(given_by[path], message)
+        return doc.problem(("policy",) + path, message)
+
+    try:
+        retry = RetryPolicy(**retry_fields)
+    except OrchestratorError as exc:
+        key = _blame(RetryPolicy, retry_fields)
+        raise WorkflowError([problem(("retry", key) if key else ("retry",), str(exc))]) from None
+    try:
+        return OrchestrationPolicy(retry=retry, **fields)
+    except OrchestratorError as exc:
+        key = _blame(OrchestrationPolicy, fields)
+        raise WorkflowError([problem((key,) if key else (), str(exc))]) from None
+
+
+# -- tasks ---------------------------------------------------------------------------------
+
+
+def _refs_to_objects(value: Any, path: Path, doc: Document, refs: dict[str, Path],
+                     problems: list[Problem]) -> Any:
+    """A copy of ``value`` with every ``{"$ref": "id"}`` replaced by ``Ref("id")``."""
+    if isinstance(value, list):
+        return [_refs_to_objects(v, path + (i,), doc, refs, problems)
+                for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        if "$ref" in value:
+            target = value["$ref"]
+            if len(value) != 1 or not isinstance(target, str) or not target:
+                problems.append(doc.problem(path, 'a {"$ref": ...} object takes exactly one key, '
+                                                  f'"$ref", whose value is a task id; got '
+                                                  f'{value!r}'))
+                return None
+            refs.setdefault(target, path)
+            return Ref(target)
+        return {k: _refs_to_objects(v, path + (k,), doc, refs, problems)
+                for k, v in value.items()}
+    return value
+
+
+def _task_retry(doc: Document, raw: Mapping[str, Any], path: Path, run_retry: RetryPolicy,
+                problems: list[Problem]) -> RetryPolicy | None:
+    if "retries" in raw and "retry" in raw:
+        problems.append(doc.problem(path + ("retries",),
+                                    "give either 'retries' or 'retry', not both"))
+        return None
+    changes: dict[str, Any]
+    if "retries" in raw:
+        changes, where = {"max_attempts": raw["retries"] + 1}, path + ("retries",)
+    elif "retry" in raw:
+        changes, where = dict(raw["retry"]), path + ("retry",)
+    else:
+        return None
+    try:
+        return dataclasses.replace(run_retry, **changes)
+    except OrchestratorError as exc:
+        key = _blame(lambda **kw: dataclasses.replace(run_retry, **kw), changes)
+        if key is not None and "retry" in raw:
+            where += (key,)
+        problems.append(doc.problem(where, str(exc)))
+        return None
+
+
+def _build_tasks(doc: Document, tasks: list[dict[str, Any]], run_retry: RetryPolicy,
+                 ) -> list[tuple[TaskSpec, dict[str, Path]]]:
+    """One ``(spec, where its $refs sit)`` per entry, in document order."""
+    problems: list[Problem] = []
+    built: list[tuple[TaskSpec, dict[str, Path]]] = []
+    for index, raw in enumerate(tasks):
+        path: Path = ("tasks", index)
+        refs: dict[str, Path] = {}
+        before = len(problems)
+        fields = {k: raw[k] for k in _SPEC_FIELDS if k in raw}
+        if "args" in raw:
+            fields["args"] = _refs_to_objects(raw["args"], path + ("args",), doc, refs, problems)
+        if "kwargs" in raw:
+            fields["kwargs"] = _refs_to_objects(raw["kwargs"], path + ("kwargs",), doc, refs,
+                                                problems)
+        retry = _task_retry(doc, raw, path, run_retry, problems)
+        if len(problems) > before:
+            continue
+        try:
+            built.append((TaskSpec(retry=retry, **fields), refs))
+        except OrchestratorError as exc:
+            key = _blame(TaskSpec, fields, {"id": "<blame>", "fn": "module:function"})
+            problems.append(doc.problem(path + ((key,) if key else ()), str(exc)))
+    if problems:
+        raise WorkflowError(problems)
+    return built
+
+
+def _build_graph(doc: Document, built: list[tuple[TaskSpec, dict[str, Path]]]) -> TaskGraph:
+    specs = [spec for spec, _ in built]
+    try:
+        return TaskGraph(specs)
+    except DuplicateTaskError as exc:
+        second = [i for i, s in enumerate(specs) if s.id == exc.task_id][1]
+        raise WorkflowError([doc.problem(("tasks", second, "id"), str(exc))]) from None
+    except MissingDependencyError as exc:
+        index = next(i for i, s in enumerate(specs) if s.id == exc.task_id)
+        spec, refs = built[index]
+        where: Path = ("tasks", index)
+        if exc.missing in spec.deps:
+            where += ("deps", spec.deps.index(exc.missing))
+        else:
+            where = refs.get(exc.missing, where)
+        raise WorkflowError([doc.problem(where, str(exc))]) from None
+    except CycleError as exc:
+        index = next(i for i, s in enumerate(specs) if s.id == exc.cycle[0])
+        raise WorkflowError([doc.problem(("tasks", index), str(exc))]) from None
