@@ -40,6 +40,7 @@ if __package__ in (None, ""):  # run by path: make the repository importable
 
 import psutil  # noqa: E402
 
+from benchmarks.report import check, render, table  # noqa: E402
 from orchestrator import OrchestrationPolicy, TaskSpec, execute_parallel  # noqa: E402
 from orchestrator.sinks import JsonLinesSink, format_event  # noqa: E402
 
@@ -175,7 +176,8 @@ def _workload(name: str, tasks: list[TaskSpec], rounds: int, tmp: str) -> dict[s
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    """Raw figures: per workload, per variant, every run's seconds, median, best, overhead."""
+    """The suite's result shape (``benchmarks/report.py``): title, tables, checks, notes, and
+    ``figures`` with every run's seconds per workload and variant."""
     n = 1000 if quick else 5000
     rounds = 2 if quick else 15
     load_before = os.getloadavg()
@@ -183,39 +185,47 @@ def run(quick: bool = False) -> dict[str, Any]:
         noop = _workload("noop", _tasks(n, "workers.agents:noop", ()), rounds, tmp)
         cpu = _workload("cpu_1ms", _tasks(n, "workers.agents:burn_cpu", (0.001,)),
                         max(1, rounds // 2), tmp)
-    return {
+    figures: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
                     "load_avg_before": load_before, "load_avg_after": os.getloadavg()},
         "workers": 2, "noop": noop, "cpu_1ms": cpu,
     }
-
-
-def format_table(figures: dict[str, Any]) -> str:
-    lines = [
-        f"{figures['noop']['tasks']} tasks, {figures['workers']} workers, "
-        f"{figures['machine']['cpus']} CPUs, Python {figures['machine']['python']}; "
-        f"1-min load average {figures['machine']['load_avg_before'][0]:.1f} before, "
-        f"{figures['machine']['load_avg_after'][0]:.1f} after (other work on the machine)",
-        "",
-        "| workload | variant | wall median ms | wall best ms | wall vs off | parent CPU ms "
-        "| parent CPU vs off | writer CPU ms |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    rows = []
     for workload in ("noop", "cpu_1ms"):
         w = figures[workload]
         for variant, row in w["variants"].items():
-            lines.append(f"| {workload} ({w['rounds']} rounds) | {variant} | "
-                         f"{row['median_s'] * 1000:.0f} | {row['best_s'] * 1000:.0f} | "
-                         f"{row['overhead_vs_off'] * 100:+.1f}% | "
-                         f"{row['parent_cpu_s'] * 1000:.0f} | "
-                         f"{row['parent_cpu_vs_off'] * 100:+.1f}% | "
-                         f"{row['writer_cpu_s'] * 1000:.0f} |")
-    return "\n".join(lines)
+            rows.append([f"{workload} ({w['rounds']} rounds)", variant,
+                         f"{row['median_s'] * 1000:.0f}", f"{row['best_s'] * 1000:.0f}",
+                         f"{row['overhead_vs_off'] * 100:+.1f}%",
+                         f"{row['parent_cpu_s'] * 1000:.0f}",
+                         f"{row['parent_cpu_vs_off'] * 100:+.1f}%",
+                         f"{row['writer_cpu_s'] * 1000:.0f}"])
+    checks = []
+    for workload, label in (("noop", "no-op"), ("cpu_1ms", "~1 ms")):
+        over = figures[workload]["variants"]["jsonl"]["overhead_vs_off"]
+        measured = f"{over * 100:+.1f}% (median)" + (", quick run: not judged" if quick else "")
+        checks.append(check(f"JSON Lines sink on vs off, {n:,} {label} tasks", "< 5% wall",
+                            measured, None if quick else over < 0.05))
+    return {
+        "title": "cost of the event stream and its sinks",
+        "tables": [table(
+            f"{n:,} tasks on 2 workers; medians of the rounds (variants interleaved)",
+            ["workload", "variant", "wall median ms", "wall best ms", "wall vs off",
+             "parent CPU ms", "parent CPU vs off", "writer CPU ms"], rows)],
+        "checks": checks,
+        "notes": [f"1-min load average {load_before[0]:.1f} before, "
+                  f"{figures['machine']['load_avg_after'][0]:.1f} after: other work on the "
+                  f"machine moves these figures",
+                  "parent CPU: this process (the scheduler's loop and the sink's thread); "
+                  "writer CPU: the writer process of writer='process'"],
+        "figures": figures,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Print the markdown table (``--quick`` for a smoke run)."""
     args = sys.argv[1:] if argv is None else argv
-    print(format_table(run(quick="--quick" in args)))
+    print(render("telemetry", run(quick="--quick" in args)))
 
 
 if __name__ == "__main__":
