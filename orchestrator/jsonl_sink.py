@@ -12,17 +12,17 @@ dispatch and every CPU is busy):
 
 ``"inline"`` (default)
     formats the batch here (~2 µs an event, in ``"\\n".join``) and writes it to a buffered
-    file. Measured +15% wall on no-op tasks (list.append alone: +0-5%).
+    file. Measured +28-39% wall on no-op tasks (list.append alone: 0-2%).
 ``"process"``
     pickles the batch as plain tuples (0.2 µs an event) into a 1 MiB pipe; a writer process
     (``_jsonl_writer.py``, a fresh ``python -I -S``) formats and writes. The loop does less,
     but on 2 CPUs the writer's CPU (~4 µs an event) is taken from the workers and the loop:
-    measured +50% wall on no-op tasks; running the writer at SCHED_IDLE, or waking it only
+    measured +42-83% wall on no-op tasks; running the writer at SCHED_IDLE, or waking it only
     every 0.1 s, did not change that.
     It pays where cores are spare; and what reached the pipe is written even if this process
     is SIGKILLed.
 
-With ~1 ms tasks both cost ~1-2% (within the noise). A stream without a file descriptor (a
+With ~1 ms tasks both cost ~2-3% (at the edge of the noise). A stream without a file descriptor (a
 ``StringIO``, click's ``CliRunner``) is always written inline.
 """
 
