@@ -29,7 +29,6 @@ With ~1 ms tasks both cost ~2-3% (at the edge of the noise). A stream without a 
 from __future__ import annotations
 
 import collections
-import fcntl
 import io
 import json
 import os
@@ -188,8 +187,10 @@ class JsonLinesSink:
         ack_r, ack_w = os.pipe()
         try:
             try:
+                import fcntl  # POSIX only; the inline writer needs none of this
+
                 fcntl.fcntl(data_w, _F_SETPIPE_SZ, 1 << 20)
-            except OSError:
+            except (ImportError, OSError):
                 pass
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", _WRITER, str(data_r), str(out_fd), str(ack_w),
