@@ -19,9 +19,11 @@ from .api import (
     iter_parallel,
 )
 from .clock import Clock, FakeClock, MonotonicClock
+from .costs import CostAdapter, CostModel, CpuTimeCost, ReportedCost, SumCost
 from .errors import (
     CycleError,
     DuplicateTaskError,
+    EventLogError,
     GateRejected,
     GraphError,
     MissingDependencyError,
@@ -33,13 +35,23 @@ from .errors import (
 )
 from .events import SCHEMA_VERSION, Event, EventType
 from .executor import Executor, InlineExecutor
-from .gates import GateVerdict
+from .gates import (
+    AllSucceeded,
+    GateVerdict,
+    MaxFailureRate,
+    MinSpeedup,
+    WorkerGate,
+    in_worker,
+)
 from .graph import TaskGraph
 from .interrupts import RunTerminated
 from .policy import OrchestrationPolicy, RetryPolicy
 from .pool import LocalPool, shutdown_shared_pool
 from .results import OrchestrationResult, RunMetrics, TaskError, TaskResult, TaskStatus
+from .sinks import CallbackSink, JsonLinesSink, MemorySink, SinkError
 from .spec import Ref, TaskSpec
+from .telemetry import RunSummary, metrics_from_events, read_events, summarize
+from .trace import chrome_trace, write_chrome_trace
 
 __version__ = "0.1.0"
 
@@ -48,10 +60,16 @@ __all__ = [
     "execute_graph", "execute_parallel", "iter_parallel", "execute_graph_async",
     "execute_parallel_async",
     "TaskResult", "TaskStatus", "TaskError", "OrchestrationResult", "RunMetrics",
-    "Event", "EventType", "SCHEMA_VERSION", "GateVerdict",
+    "Event", "EventType", "SCHEMA_VERSION",
+    "MemorySink", "CallbackSink", "JsonLinesSink", "SinkError",
+    "read_events", "metrics_from_events", "summarize", "RunSummary",
+    "chrome_trace", "write_chrome_trace",
+    "CostModel", "CostAdapter", "CpuTimeCost", "ReportedCost", "SumCost",
+    "GateVerdict", "WorkerGate", "in_worker", "AllSucceeded", "MaxFailureRate", "MinSpeedup",
     "Executor", "InlineExecutor", "LocalPool", "shutdown_shared_pool",
     "Clock", "MonotonicClock", "FakeClock",
     "OrchestratorError", "SpecError", "PolicyError", "GraphError", "DuplicateTaskError",
     "MissingDependencyError", "CycleError", "PoolError", "TaskFailedError", "GateRejected",
+    "EventLogError",
     "RunTerminated",
 ]

@@ -19,10 +19,11 @@ from dataclasses import replace
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .clock import Clock, MonotonicClock
+from .costs import CostLike, as_cost_model
 from .errors import DuplicateTaskError, SpecError
 from .events import EventHandler, EventType
 from .executor import Executor
-from .gates import Gate, GateVerdict, run_gate
+from .gates import Gate, GateVerdict, WorkerGate, coerce_verdict, run_gate
 from .graph import TaskGraph
 from .interrupts import InterruptFlag, attach_partial_result, interrupt_guard
 from .policy import OrchestrationPolicy
@@ -47,16 +48,19 @@ def execute_graph(
     clock: Clock | None = None,
     gates: Sequence[Gate] = (),
     merge: Callable[[dict[str, Any]], Any] | None = None,
+    cost: CostLike | None = None,
 ) -> OrchestrationResult:
     """Run a dependency graph; every task ends in exactly one terminal state.
 
     Bad input (duplicate ids, missing dependencies, cycles, malformed specs) raises before
     anything runs. A task's failure is data in the result, not an exception.
     ``merge`` combines the succeeded values into ``result.merged``; then each of ``gates``
-    judges the result (a failed gate makes ``result.ok`` false).
+    judges the result (a failed gate makes ``result.ok`` false; ``gates.in_worker`` runs one in
+    a worker process). ``cost`` (a cost adapter, see ``orchestrator.costs``) prices the run into
+    ``result.metrics.cost_estimate``.
     """
     run = _Run(_as_graph(graph_or_tasks), policy, on_event, executor, clock, retain=True,
-               gates=gates, merge=merge)
+               gates=gates, merge=merge, cost=cost)
     return run.execute()
 
 
@@ -69,14 +73,15 @@ def execute_parallel(
     clock: Clock | None = None,
     gates: Sequence[Gate] = (),
     merge: Callable[[dict[str, Any]], Any] | None = None,
+    cost: CostLike | None = None,
 ) -> OrchestrationResult:
     """Run independent tasks; ``tasks`` may be any iterable, a generator included (pulled lazily).
 
     A task with dependencies (``deps`` or a ``Ref``) is rejected: use ``execute_graph``.
-    ``merge`` and ``gates`` as for ``execute_graph``.
+    ``merge``, ``gates`` and ``cost`` as for ``execute_graph``.
     """
     run = _Run(_as_flat(tasks), policy, on_event, executor, clock, retain=True, gates=gates,
-               merge=merge)
+               merge=merge, cost=cost)
     return run.execute()
 
 
@@ -104,10 +109,11 @@ async def execute_graph_async(
     executor: Executor | None = None,
     gates: Sequence[Gate] = (),
     merge: Callable[[dict[str, Any]], Any] | None = None,
+    cost: CostLike | None = None,
 ) -> OrchestrationResult:
     """``execute_graph`` for asyncio programs. ``on_event`` is called from a worker thread."""
     run = _Run(_as_graph(graph_or_tasks), policy, on_event, executor, None, retain=True,
-               gates=gates, merge=merge)
+               gates=gates, merge=merge, cost=cost)
     return await run.execute_async()
 
 
@@ -119,10 +125,11 @@ async def execute_parallel_async(
     executor: Executor | None = None,
     gates: Sequence[Gate] = (),
     merge: Callable[[dict[str, Any]], Any] | None = None,
+    cost: CostLike | None = None,
 ) -> OrchestrationResult:
     """``execute_parallel`` for asyncio programs. ``on_event`` is called from a worker thread."""
     run = _Run(_as_flat(tasks), policy, on_event, executor, None, retain=True, gates=gates,
-               merge=merge)
+               merge=merge, cost=cost)
     return await run.execute_async()
 
 
@@ -168,7 +175,8 @@ class _Run:
                  on_event: EventHandler | Sequence[EventHandler] | None,
                  executor: Executor | None, clock: Clock | None,
                  *, retain: bool, gates: Sequence[Gate] = (),
-                 merge: Callable[[dict[str, Any]], Any] | None = None) -> None:
+                 merge: Callable[[dict[str, Any]], Any] | None = None,
+                 cost: CostLike | None = None) -> None:
         if policy is not None and not isinstance(policy, OrchestrationPolicy):
             raise SpecError(f"policy must be an OrchestrationPolicy, got {policy!r}")
         self.tasks = tasks
@@ -185,6 +193,7 @@ class _Run:
         if merge is not None and not callable(merge):
             raise SpecError(f"merge must be callable, got {merge!r}")
         self.merge = merge
+        self.cost = as_cost_model(cost) if cost is not None else None
         self.flag = InterruptFlag()
         self._active: Executor | None = None
 
@@ -209,7 +218,7 @@ class _Run:
 
     def _scheduler(self, executor: Executor) -> Scheduler:
         return Scheduler(self.tasks, self.policy, executor, self.clock, on_event=self.on_event,
-                         retain=self.retain)
+                         retain=self.retain, cost=self.cost)
 
     def execute(self) -> OrchestrationResult:
         with self._executor() as executor:
@@ -218,7 +227,7 @@ class _Run:
                 passed = True
                 try:
                     self._drive(sched, signals)
-                    result = self._judge(sched)
+                    result = self._judge(sched, executor, signals)
                     passed = all(v.passed for v in result.gates)
                 except KeyboardInterrupt as exc:
                     # Keep what finished: the caller (the CLI) reports and saves the partial run.
@@ -230,7 +239,8 @@ class _Run:
             final = sched.result()
             return replace(final, gates=result.gates, merged=result.merged)
 
-    def _judge(self, sched: Scheduler) -> OrchestrationResult:
+    def _judge(self, sched: Scheduler, executor: Executor,
+               signals: InterruptFlag) -> OrchestrationResult:
         """Merge the succeeded values, then run every gate on the provisional result."""
         result = sched.result(finish=False)
         verdicts: list[GateVerdict] = []
@@ -242,12 +252,38 @@ class _Run:
                                             f"merge raised {type(exc).__name__}: {exc}",
                                             traceback.format_exc()))
         for gate in self.gates:
-            verdict = run_gate(gate, replace(result, gates=tuple(verdicts)))
+            provisional = replace(result, gates=tuple(verdicts))
+            extra: dict[str, Any] = {}
+            if isinstance(gate, WorkerGate):
+                verdict, attempts = self._run_in_worker(gate, provisional, sched.run_id,
+                                                        executor, signals)
+                extra = {"in_worker": True, "attempts": attempts}
+            else:
+                verdict = run_gate(gate, provisional)
             verdicts.append(verdict)
             sched.emit(EventType.GATE_PASSED if verdict.passed else EventType.GATE_FAILED,
                        reason=None if verdict.passed else verdict.message,
-                       data=verdict.to_dict())
+                       data={**verdict.to_dict(), **extra})
         return replace(result, gates=tuple(verdicts))
+
+    def _run_in_worker(self, gate: WorkerGate, provisional: OrchestrationResult, run_id: str,
+                       executor: Executor, signals: InterruptFlag) -> tuple[GateVerdict, int]:
+        """Run one gate as a one-task run on the same executor: the task rules apply to it
+        (timeout kills the worker, retry policy, crash isolation). Returns (verdict, attempts)."""
+        spec = TaskSpec(f"gate:{gate.name}", gate.fn, args=(provisional,), timeout=gate.timeout,
+                        retry=gate.retry)
+        policy = replace(self.policy, global_timeout=None, cancellation="isolated")
+        sched = Scheduler(TaskGraph([spec]), policy, executor, self.clock,
+                          run_id=f"{run_id}:{spec.id}")
+        self._drive(sched, signals)
+        task = sched.result()[spec.id]
+        if task.ok:
+            return coerce_verdict(gate.name, task.value), task.attempts
+        error = task.error
+        return GateVerdict(gate.name, False,
+                           f"gate {gate.name!r} ran in a worker and {task.status.value} after "
+                           f"{task.attempts} attempt(s): {error}",
+                           error.traceback if error is not None else None), task.attempts
 
     def _drive(self, sched: Scheduler, signals: InterruptFlag) -> None:
         sched.start()

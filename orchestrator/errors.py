@@ -10,6 +10,7 @@
   x PoolError                       the worker pool cannot be started or keeps dying
   x TaskFailedError                 exit code 1: raised only when the caller asks for it
   x GateRejected                    exit code 3: a quality gate rejected the run
+  x EventLogError                   an event log cannot be read: names the file, line and problem
 
 A task's own failure is *data* in its ``TaskResult``, never an exception out of ``execute_*``,
 unless the caller asks for one (``OrchestrationResult.raise_for_failures()``).
@@ -33,6 +34,7 @@ __all__ = [
     "PoolError",
     "TaskFailedError",
     "GateRejected",
+    "EventLogError",
 ]
 
 
@@ -94,3 +96,13 @@ class TaskFailedError(OrchestratorError):
 
 class GateRejected(OrchestratorError):
     exit_code: ClassVar[int] = 3
+
+
+class EventLogError(OrchestratorError, ValueError):
+    """An event log (JSON Lines) is malformed; the message names the file, the line and what is
+    wrong (``path``, ``line`` hold the place)."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line

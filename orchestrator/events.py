@@ -8,9 +8,9 @@ run), ``run_id`` and ``elapsed`` (monotonic seconds since the run started); wher
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Callable, Final, Mapping, NamedTuple
 
+from ._jsonline import iso_utc
 from .results import TaskError
 
 __all__ = ["SCHEMA_VERSION", "EventType", "Event", "EventHandler", "TERMINAL_EVENT_TYPES"]
@@ -76,7 +76,7 @@ class Event(NamedTuple):
             "ts": iso_utc(self.ts),
             "seq": self.seq,
             "run_id": self.run_id,
-            "elapsed": round(self.elapsed, 6),
+            "elapsed": round(self.elapsed * 1e6) / 1e6,  # whole µs, as format_event writes it
         }
         if self.task_id is not None:
             out["task_id"] = self.task_id
@@ -85,7 +85,7 @@ class Event(NamedTuple):
         if self.pid is not None:
             out["pid"] = self.pid
         if self.duration is not None:
-            out["duration"] = round(self.duration, 6)
+            out["duration"] = float(self.duration)  # exact: metrics are recomputed from it
         if self.error is not None:
             out["error"] = self.error.to_dict()
         if self.reason is not None:
@@ -93,13 +93,6 @@ class Event(NamedTuple):
         if self.data:
             out["data"] = dict(self.data)
         return out
-
-
-def iso_utc(ts: float) -> str:
-    """``2026-11-26T03:16:11.123456Z`` (rounded to the microsecond)."""
-    sec, micros = divmod(round(ts * 1e6), 1_000_000)
-    stamp = datetime.fromtimestamp(sec, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{micros:06d}Z"
 
 
 EventHandler = Callable[[Event], None]

@@ -1,11 +1,14 @@
 """Run metrics, derived from task results (or from an event log): never measured twice.
 
 ``compute_metrics`` is the one formula; the scheduler feeds it ``TaskResult``s and the telemetry
-reader feeds it what it rebuilt from events, so both give the same figures.
+reader feeds it what it rebuilt from events, so both give the same figures. Sums use
+``math.fsum`` (exactly rounded), so they do not depend on the order of the results: a log lists
+tasks in completion order, a result in graph order, and the figures must still be equal.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Iterable, Mapping, Sequence
 
 from .results import RunMetrics, TaskResult
@@ -43,7 +46,7 @@ def compute_metrics(results: Iterable[TaskResult], *, wall_time: float, workers:
                     deps: Mapping[str, Sequence[str]] | None = None,
                     cost_estimate: float | None = None) -> RunMetrics:
     results = list(results)
-    serial = sum(r.busy_time for r in results)
+    serial = math.fsum(r.busy_time for r in results)
     attempts = sum(r.attempts for r in results)
     retries = sum(len(r.retry_delays) for r in results)
     counts: dict[str, int] = {}
@@ -52,7 +55,7 @@ def compute_metrics(results: Iterable[TaskResult], *, wall_time: float, workers:
     attempted = sum(1 for r in results if r.attempts)
     used = max(1, min(workers, attempted)) if attempted else max(1, workers)
     speedup = serial / wall_time if wall_time > 0 else 0.0
-    cpu = sum(r.cpu_time or 0.0 for r in results)
+    cpu = math.fsum(r.cpu_time for r in results if r.cpu_time is not None)
     return RunMetrics(
         wall_time=wall_time,
         serial_time=serial,

@@ -4,27 +4,22 @@ Any callable taking an ``Event`` is a sink; ``execute_*(on_event=...)`` takes on
 At the end of a run (normally, on an exception, on Ctrl-C) every sink that has a ``flush()`` is
 flushed, so nothing seen is lost.
 
-``JsonLinesSink`` keeps serialisation off the scheduler's hot path: the hot path only appends the
-event to a deque (thread-safe, no lock); a writer thread wakes every ``flush_interval`` seconds
-(or when ``batch_size`` events wait), formats them and writes them in one go.
+``JsonLinesSink`` (``jsonl_sink.py``) keeps serialisation off the scheduler's hot path: the hot
+path only appends the event to a deque; batches go, pickled, to a writer process.
 """
 
 from __future__ import annotations
 
-import collections
-import json
-import os
-import sys
-import threading
-import time
-from typing import IO, Any, Callable, Iterable, Sequence, Union
+from typing import Any, Callable, Iterable, Sequence
 
+from ._jsonline import format_record
 from .events import Event
+from .jsonl_sink import JsonLinesSink, SinkError
 
-__all__ = ["MemorySink", "CallbackSink", "JsonLinesSink", "format_event", "combine_handlers"]
-
-_encode_str = json.encoder.encode_basestring
-
+__all__ = [
+    "MemorySink", "CallbackSink", "JsonLinesSink", "SinkError", "format_event", "combine_handlers",
+    "flush_handlers",
+]
 
 class MemorySink:
     """Keeps every event in ``events`` (tests, notebooks, post-run analysis)."""
@@ -58,121 +53,9 @@ class CallbackSink:
             self.fn(event)
 
 
-class JsonLinesSink:
-    """Writes one JSON object per line to ``target``: a path, ``"-"`` for stdout, or a text
-    stream. Append mode for paths, so several runs can share a log."""
-
-    def __init__(self, target: Union[str, os.PathLike[str], IO[str]], *,
-                 batch_size: int = 2048, flush_interval: float = 0.25) -> None:
-        self._owned = False
-        if isinstance(target, (str, os.PathLike)):
-            if str(target) == "-":
-                self._stream: IO[str] = sys.stdout
-            else:
-                self._stream = open(target, "a", encoding="utf-8")  # noqa: SIM115
-                self._owned = True
-        else:
-            self._stream = target
-        self._pending: collections.deque[Event] = collections.deque()
-        self._batch_size = batch_size
-        self._interval = flush_interval
-        self._write_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = False
-        self.written = 0
-        self._thread = threading.Thread(target=self._writer, name="jsonl-sink", daemon=True)
-        self._thread.start()
-
-    def __call__(self, event: Event) -> None:
-        pending = self._pending
-        pending.append(event)
-        if len(pending) == self._batch_size:
-            self._wake.set()
-
-    def flush(self) -> None:
-        """Write everything received so far, and flush the stream."""
-        self._drain()
-        with self._write_lock:
-            try:
-                self._stream.flush()
-            except (OSError, ValueError):
-                pass
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._wake.set()
-        self._thread.join(5)
-        self.flush()
-        if self._owned:
-            self._stream.close()
-
-    def __enter__(self) -> JsonLinesSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _drain(self) -> None:
-        pending = self._pending
-        with self._write_lock:
-            lines = []
-            while pending:
-                lines.append(format_event(pending.popleft()))
-            if lines:
-                try:
-                    self._stream.write("\n".join(lines) + "\n")
-                except ValueError:  # the stream was closed under us
-                    return
-                self.written += len(lines)
-
-    def _writer(self) -> None:
-        while not self._closed:
-            self._wake.wait(self._interval)
-            self._wake.clear()
-            self._drain()
-            try:
-                with self._write_lock:
-                    self._stream.flush()
-            except (OSError, ValueError):
-                pass
-
-
-_iso_cache: list[Any] = [None, ""]
-
-
-def _iso(ts: float) -> str:
-    # Formatting a timestamp costs more than the rest of the line: reuse the seconds part.
-    sec, micros = divmod(round(ts * 1e6), 1_000_000)
-    if _iso_cache[0] != sec:
-        _iso_cache[0] = sec
-        _iso_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-    return f"{_iso_cache[1]}.{micros:06d}Z"
-
-
 def format_event(e: Event) -> str:
-    """One compact JSON line for ``e``; equal to ``json.dumps(e.to_dict())`` once parsed."""
-    parts = [
-        f'{{"schema":{e.schema},"type":"{e.type}","ts":"{_iso(e.ts)}","seq":{e.seq},'
-        f'"run_id":{_encode_str(e.run_id)},"elapsed":{round(e.elapsed, 6)!r}'
-    ]
-    if e.task_id is not None:
-        parts.append(f',"task_id":{_encode_str(e.task_id)}')
-    if e.attempt is not None:
-        parts.append(f',"attempt":{e.attempt}')
-    if e.pid is not None:
-        parts.append(f',"pid":{e.pid}')
-    if e.duration is not None:
-        parts.append(f',"duration":{round(e.duration, 6)!r}')
-    if e.error is not None:
-        parts.append(',"error":' + json.dumps(e.error.to_dict(), default=str))
-    if e.reason is not None:
-        parts.append(f',"reason":{_encode_str(e.reason)}')
-    if e.data:
-        parts.append(',"data":' + json.dumps(dict(e.data), default=str))
-    parts.append("}")
-    return "".join(parts)
+    """One compact JSON line for ``e`` (no newline); ``json.loads`` of it equals ``e.to_dict()``."""
+    return format_record(e)
 
 
 def combine_handlers(

@@ -150,11 +150,12 @@ class ScriptedExecutor:
         return self._queues[index][0]
 
     def finish(self, task_id: str, value: Any = None, *, duration: float | None = None,
-               reports: dict[str, Any] | None = None) -> None:
+               reports: dict[str, Any] | None = None, cpu_time: float = 0.0,
+               peak_rss: int = 0) -> None:
         index = self._index_of(task_id)
         attempt = self._queues[index].popleft()
         self._events.append(AttemptFinished(attempt.ticket, self._pids[index], self.clock.now(),
-                                            True, value, None, duration, 0.0, 0,
+                                            True, value, None, duration, cpu_time, peak_rss,
                                             reports or {}))
         self._start_next(index)
 
