@@ -136,6 +136,12 @@ class Executor(Protocol):
         whole process tree; the outcome arrives later as ``AttemptLost``. Returns the pids."""
         ...
 
+    def revoke(self, ticket: int) -> bool:
+        """Withdraw ``ticket`` if it was sent but has not started; True when withdrawn (no
+        event follows). An executor that cannot (a worker reads its pipe in order) says False.
+        """
+        ...
+
     def memory(self, ticket: int) -> int | None:
         """Resident bytes of the process tree running ``ticket``, if it is running."""
         ...
@@ -204,6 +210,13 @@ class InlineExecutor:
                 self._events.append(AttemptLost(ticket, None, self._clock.now(), None, None, True))
                 break
         return []
+
+    def revoke(self, ticket: int) -> bool:
+        for attempt in self._queue:
+            if attempt.ticket == ticket:
+                self._queue.remove(attempt)
+                return True
+        return False
 
     def memory(self, ticket: int) -> int | None:
         return None

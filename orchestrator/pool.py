@@ -81,7 +81,7 @@ MAX_START_FAILURES = 3
 class _Slot:
     __slots__ = (
         "index", "process", "conn", "pid", "sentinel", "ready", "queue", "started", "defined",
-        "done", "killing", "retiring", "spawned_at", "killed", "closed",
+        "done", "killing", "retiring", "spawned_at", "killed", "closed", "started_at",
     )
 
     def __init__(self, index: int, process: Any, conn: Any, spawned_at: float) -> None:
@@ -93,6 +93,7 @@ class _Slot:
         self.ready = False
         self.queue: Deque[Attempt] = collections.deque()
         self.started = False  # whether queue[0] has started
+        self.started_at = 0.0  # when it did
         self.defined: set[Any] = set()
         self.done = 0
         self.killing = False
@@ -120,6 +121,7 @@ class LocalPool:
         self.max_tasks_per_worker = max_tasks_per_worker
         self._spare_target = spare_workers
         self._want_spares = False
+        self._deaths: Deque[float] = collections.deque(maxlen=256)  # when workers were lost
         self._clock: Clock = MonotonicClock()
         self._slots: list[_Slot | None] = []
         self._spares: list[_Slot] = []
@@ -157,6 +159,11 @@ class LocalPool:
         """Pids of every worker process this pool holds (slots, spares, leaving)."""
         slots = [s for s in self._slots if s is not None] + self._spares + self._leaving
         return [s.pid for s in slots]
+
+    @property
+    def worker_pids(self) -> list[int]:
+        """Pids of the workers in the pool's slots (not spares or workers on their way out)."""
+        return [s.pid for s in self._slots if s is not None]
 
     @property
     def helper_pids(self) -> list[int]:
@@ -224,8 +231,10 @@ class LocalPool:
         slot.queue.append(attempt)
         self._by_ticket[attempt.ticket] = slot
         if len(slot.queue) == 1 and slot.ready:
+            now = self._clock.now()
             slot.started = True
-            self._events.append(AttemptStarted(attempt.ticket, slot.pid, self._clock.now()))
+            slot.started_at = now
+            self._events.append(AttemptStarted(attempt.ticket, slot.pid, now))
         return True
 
     def kill(self, ticket: int, *, force: bool) -> list[int]:
@@ -236,6 +245,9 @@ class LocalPool:
         sig = signal.SIGKILL if force else signal.SIGTERM
         slot.killed = kill_tree(slot.pid, sig, slot.killed)
         return [p.pid for p in slot.killed]
+
+    def revoke(self, ticket: int) -> bool:
+        return False  # a worker reads its pipe in order: what was sent will start or requeue
 
     def memory(self, ticket: int) -> int | None:
         slot = self._by_ticket.get(ticket)
@@ -293,6 +305,9 @@ class LocalPool:
     def end_run(self) -> None:
         self._fns.clear()
         self._fn_refs.clear()
+        self._deaths.clear()  # a burst's extra spares are not kept for the next run
+        while len(self._spares) > self._spare_target:
+            self._retire(self._spares.pop())
         # Workers retired near the end of the run were asked to exit and do so at once: collect
         # them now, or their exits would be reported in the next run (``worker.died``).
         idle_leaving = [slot for slot in self._leaving if not slot.queue]
@@ -461,7 +476,9 @@ class LocalPool:
                 continue
             if limit is not None and slot.done + len(slot.queue) >= limit:
                 continue
-            if best is None or len(slot.queue) < len(best.queue):
+            # The shortest queue, then the attempt running longest: with tasks of similar
+            # length it finishes first, so the queued one waits least behind it.
+            if best is None or _queue_key(slot) < _queue_key(best):
                 best = slot
         return best
 
@@ -481,6 +498,7 @@ class LocalPool:
             self._events.append(WorkerStarted(slot.pid, slot.index, now, now - slot.spawned_at))
             if slot.queue and not slot.started:
                 slot.started = True
+                slot.started_at = now
                 self._events.append(AttemptStarted(slot.queue[0].ticket, slot.pid, now))
 
     def _on_done(self, slot: _Slot, msg: tuple[Any, ...]) -> None:
@@ -519,6 +537,7 @@ class LocalPool:
             self._replace(slot, retire=True)
         elif slot.queue:
             slot.started = True
+            slot.started_at = now
             self._events.append(AttemptStarted(slot.queue[0].ticket, slot.pid, now))
 
     def _on_exit(self, slot: _Slot) -> None:
@@ -572,6 +591,7 @@ class LocalPool:
                     f"interpreter")
             self._slots[slot.index] = None
             self._want_spares = self._spare_target > 0
+            self._deaths.append(now)
             self._fill(slot.index)
         self._top_up_spares()
 
@@ -624,10 +644,21 @@ class LocalPool:
         else:
             self._slots[index] = self._spawn(index)
 
+    def _spares_wanted(self) -> int:
+        """``spare_workers`` after the first death; during a burst of deaths (timeouts in a
+        row), as many as died in the last second, up to the pool's size, so each replacement
+        finds a ready worker instead of waiting for an interpreter to start."""
+        if not self._want_spares:
+            return 0
+        now = self._clock.now()
+        recent = sum(1 for t in self._deaths if now - t < 1.0)
+        return min(max(self._spare_target, recent), max(self._size, self._spare_target))
+
     def _top_up_spares(self) -> None:
-        if self._closed or not self._want_spares:
+        if self._closed:
             return
-        while len(self._spares) < self._spare_target:
+        wanted = self._spares_wanted()
+        while len(self._spares) < wanted:
             self._spares.append(self._spawn(-1))
 
     def _unregister_conn(self, slot: _Slot) -> None:
@@ -648,6 +679,10 @@ class LocalPool:
             slot.conn.close()
         except OSError:
             pass
+
+
+def _queue_key(slot: _Slot) -> tuple[int, float]:
+    return len(slot.queue), slot.started_at if slot.started else float("inf")
 
 
 def _wait_exit(slots: list[_Slot], timeout: float) -> bool:

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import time
 import uuid
 import warnings
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
@@ -69,8 +70,10 @@ if TYPE_CHECKING:
 __all__ = ["Scheduler", "PREFETCH_BELOW_S"]
 
 S = TaskState
-# Queue attempts behind busy workers only while recent attempts take less than this.
-PREFETCH_BELOW_S = 0.05
+# Queue attempts behind busy workers only while recent attempts take less than this: the
+# parent/worker round trip is ~0.1 ms, so longer tasks gain little and risk waiting behind
+# another task while a worker idles.
+PREFETCH_BELOW_S = 0.005
 _EWMA_WEIGHT = 0.2
 
 # Timer keys are tuples: ("deadline", ticket), ("escalate", ticket), ("retry", task id),
@@ -115,7 +118,6 @@ class Scheduler:
         self._unfinished = 0
         self._n_dispatched = 0  # sent to a worker, not started yet
         self._n_running = 0
-        self._n_memory_watched = 0
         self._ewma: float | None = None
         self._stopping: str | None = None
         self._stop_cause: str | None = None
@@ -130,6 +132,7 @@ class Scheduler:
         self._estimate_sum = 0.0
         self._estimate_count = 0
         self._graph: TaskGraph | None = None
+        self._results_cache: dict[str, TaskResult] | None = None
         self._source: Iterator[TaskSpec] | None = None
         if isinstance(tasks, TaskGraph):
             self._graph = tasks
@@ -218,9 +221,11 @@ class Scheduler:
             return
         try:
             self._stop(reason)
-            deadline = self.clock.now() + grace_limit
+            # Real time, not the run's clock: this bounds how long a person waits for the
+            # kills to be confirmed, and a fake clock in a test would never get there.
+            deadline = time.monotonic() + grace_limit
             while not self.done:
-                left = deadline - self.clock.now()
+                left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 wait = self.next_timeout()
@@ -235,12 +240,7 @@ class Scheduler:
         """
         if finish and self._finished_at is None:
             self._finish_run()
-        if self._graph is not None:
-            order = self._graph.topological_order()
-        else:
-            order = self._order
-        tasks = {tid: self._task_result(self._records[tid]) for tid in order
-                 if tid in self._records}
+        tasks = self._task_results()
         return OrchestrationResult(
             run_id=self.run_id,
             tasks=tasks,
@@ -248,6 +248,18 @@ class Scheduler:
             started_at=self._wall_started,
             interrupted=self._interrupted,
         )
+
+    def _task_results(self) -> dict[str, TaskResult]:
+        """id -> TaskResult in graph order; built once when the run is done (gates, then the
+        final result, then the CLI all read it)."""
+        if self._results_cache is not None:
+            return self._results_cache
+        order = self._graph.topological_order() if self._graph is not None else self._order
+        tasks = {tid: self._task_result(self._records[tid]) for tid in order
+                 if tid in self._records}
+        if self.done:
+            self._results_cache = tasks
+        return tasks
 
     def finish(self, *, gates_passed: bool = True) -> None:
         """Emit ``run.finished`` once (streaming runs never call ``result()``)."""
@@ -424,8 +436,7 @@ class Scheduler:
             self._timers.set(("deadline", ev.ticket), ev.at + attempt.timeout)
         limit = self._memory_limit(rec)
         if limit is not None:
-            self._n_memory_watched += 1
-            if self._n_memory_watched == 1:
+            if not self._timers.armed(("memory",)):
                 self._timers.set(("memory",), ev.at + self.policy.memory_check_interval)
         if self._handler is not None:
             self._emit(EventType.TASK_STARTED, rec, pid=ev.pid)
@@ -528,8 +539,6 @@ class Scheduler:
         self._n_running -= 1
         self._timers.cancel(("deadline", ticket))
         self._timers.cancel(("escalate", ticket))
-        if self._memory_limit(rec) is not None:
-            self._n_memory_watched -= 1
         end = at - self._started_at
         if duration is None:
             started = rec.started_at
@@ -585,6 +594,11 @@ class Scheduler:
             self._emit(_TERMINAL_EVENT[state], rec, pid=rec.worker_pid, duration=rec.duration,
                        error=rec.error, reason=rec.error.kind if rec.error else None,
                        data=self._task_facts(rec))
+        if (state in (S.FAILED, S.TIMED_OUT) and self.policy.cancellation == "cascading"
+                and self._stopping is None):
+            # First, so that every task still waiting, this one's dependents too, ends
+            # cancelled: under "cascading" the run stops, whatever on_failure says.
+            self._stop("cascade", cause=rec.id)
         if state is S.SUCCEEDED or (self.policy.on_failure == "continue"
                                     and state in (S.FAILED, S.TIMED_OUT)):
             for dep_id in rec.dependents:
@@ -596,9 +610,6 @@ class Scheduler:
         elif (state in (S.FAILED, S.TIMED_OUT, S.SKIPPED, S.CANCELLED) and rec.dependents
               and skip_below):
             self._skip_dependents(rec)
-        if state in (S.FAILED, S.TIMED_OUT) and self.policy.cancellation == "cascading":
-            if self._stopping is None:
-                self._stop("cascade", cause=rec.id)
 
     def _task_facts(self, rec: TaskRecord) -> dict[str, Any]:
         """What a terminal event carries so a log alone rebuilds the task's metrics."""
@@ -674,6 +685,15 @@ class Scheduler:
         for rec in list(self._by_ticket.values()):
             if rec.state is S.RUNNING and rec.kill_reason is None:
                 self._kill(rec, kill_reason)
+            elif (rec.state is S.DISPATCHED and rec.ticket is not None
+                  and self.executor.revoke(rec.ticket)):
+                # Withdrawn before it started (an executor that can, e.g. in-process): it ends
+                # now. Otherwise it is cancelled when it starts or comes back requeued.
+                self._by_ticket.pop(rec.ticket, None)
+                self._attempts.pop(rec.ticket, None)
+                rec.ticket = None
+                self._n_dispatched -= 1
+                self._end_unstarted(rec)
         self._ready.clear()
         for rec in list(self._records.values()):
             if rec.state in (S.PENDING, S.READY):

@@ -30,16 +30,21 @@ class TaskState(enum.Enum):
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
 
+    # Members are singletons: identity hashing is correct and much cheaper than Enum's
+    # name-based __hash__, which the transitions table would call several times per task.
+    __hash__ = object.__hash__
+
     @property
     def terminal(self) -> bool:
         return self in TERMINAL
 
     def status(self) -> TaskStatus:
-        return TaskStatus(self.value)
+        return _STATUS[self]
 
 
 S = TaskState
 TERMINAL: Final = frozenset({S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.CANCELLED, S.SKIPPED})
+_STATUS: Final = {state: TaskStatus(state.value) for state in TERMINAL}
 
 # The whole diagram, in one place. FAILED from READY: its arguments could not be serialised.
 # FAILED/TIMED_OUT from RETRY_WAIT, or from READY for a retry still waiting for a worker: the

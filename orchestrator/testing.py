@@ -62,6 +62,7 @@ class ScriptedExecutor:
         self.memory_bytes: dict[str, float] = {}  # task id -> what memory() reports
         self._next_pid = 1000
         self._pids = [self._new_pid() for _ in range(workers)]
+        self._started_at = [0.0] * workers
 
     def _new_pid(self) -> int:
         self._next_pid += 1
@@ -79,6 +80,7 @@ class ScriptedExecutor:
             self._capacity = size
             self._queues = [collections.deque() for _ in range(size)]
             self._pids = [self._new_pid() for _ in range(size)]
+            self._started_at = [0.0] * size
 
     def prepare(self, attempt: Attempt) -> None:
         if attempt.task_id in self.unpicklable:
@@ -94,7 +96,9 @@ class ScriptedExecutor:
         if empty:
             index = empty[0]
         elif queue:
-            index = min(range(self._capacity), key=lambda i: len(self._queues[i]))
+            # As LocalPool: the shortest queue, then the attempt that has run longest.
+            index = min(range(self._capacity),
+                        key=lambda i: (len(self._queues[i]), self._started_at[i]))
         else:
             return False
         self._queues[index].append(attempt)
@@ -112,6 +116,15 @@ class ScriptedExecutor:
         if self.obey_kills:
             self._lose(index, killed=True, signal="SIGKILL" if force else "SIGTERM")
         return [self._pids[index]]
+
+    def revoke(self, ticket: int) -> bool:
+        """Withdraw an attempt queued behind a busy worker (a running one cannot be)."""
+        for queue in self._queues:
+            for attempt in list(queue)[1:]:
+                if attempt.ticket == ticket:
+                    queue.remove(attempt)
+                    return True
+        return False
 
     def memory(self, ticket: int) -> int | None:
         index = self._index_of_ticket(ticket)
@@ -200,6 +213,7 @@ class ScriptedExecutor:
 
     def _start(self, index: int) -> None:
         attempt = self._queues[index][0]
+        self._started_at[index] = self.clock.now()
         self.started.append(attempt.task_id)
         self._events.append(AttemptStarted(attempt.ticket, self._pids[index], self.clock.now()))
         self.max_running = max(self.max_running, len(self.running()))

@@ -38,6 +38,10 @@ class TimerHeap(Generic[K]):
         """Forget ``key``'s timer, if any. Mutates."""
         self._live.pop(key, None)
 
+    def armed(self, key: K) -> bool:
+        """Whether ``key`` has a live timer."""
+        return key in self._live
+
     def next_due(self) -> float | None:
         """When the earliest live timer fires, or None."""
         heap = self._heap

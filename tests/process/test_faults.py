@@ -28,7 +28,7 @@ SIZE = 3  # the fault task and two bystanders
 
 def _no_worker_died(run, pool_pids_before, pool):
     assert run.died() == []
-    assert set(pool_pids_before) <= set(pool.pids)
+    assert set(pool_pids_before) <= set(pool.worker_pids)
 
 
 def _warm(pool, tmp_path):
@@ -40,7 +40,7 @@ def _warm(pool, tmp_path):
 
 def test_raises(pool, tmp_path):
     _warm(pool, tmp_path)
-    before = pool.pids
+    before = pool.worker_pids
     run = run_with_bystanders(pool, tmp_path, TaskSpec("raiser", "workers.agents:fail",
                                                        args=("bad input 17",)))
     err = run.fault.error
@@ -63,7 +63,7 @@ def test_raises(pool, tmp_path):
 def test_raises_an_exception_that_cannot_cross_the_boundary(pool, tmp_path, agent, exc_type,
                                                             message):
     _warm(pool, tmp_path)
-    before = pool.pids
+    before = pool.worker_pids
     run = run_with_bystanders(pool, tmp_path, TaskSpec("odd-error", f"workers.agents:{agent}"))
     err = run.fault.error
     assert run.fault.status is TaskStatus.FAILED
@@ -82,7 +82,7 @@ def test_raises_an_exception_that_cannot_cross_the_boundary(pool, tmp_path, agen
 
 def test_raises_memory_error(pool, tmp_path):
     _warm(pool, tmp_path)
-    before = pool.pids
+    before = pool.worker_pids
     run = run_with_bystanders(pool, tmp_path, TaskSpec("greedy", "workers.agents:crash",
                                                        args=("memory",)))
     err = run.fault.error
@@ -98,7 +98,7 @@ def test_raises_memory_error(pool, tmp_path):
 
 def test_returns_an_unpicklable_value(pool, tmp_path):
     _warm(pool, tmp_path)
-    before = pool.pids
+    before = pool.worker_pids
     run = run_with_bystanders(pool, tmp_path,
                               TaskSpec("holder", "workers.agents:return_unpicklable"))
     err = run.fault.error
@@ -112,7 +112,7 @@ def test_returns_an_unpicklable_value(pool, tmp_path):
 
 def test_returns_a_value_whose_class_only_the_worker_can_import(pool, tmp_path):
     _warm(pool, tmp_path)
-    before = pool.pids
+    before = pool.worker_pids
     run = run_with_bystanders(pool, tmp_path,
                               TaskSpec("alien", "workers.agents:return_worker_only_class"))
     err = run.fault.error
@@ -233,7 +233,7 @@ class _Client:
 
 def test_unpicklable_argument_is_caught_before_dispatch_with_its_path(pool, tmp_path):
     _warm(pool, tmp_path)
-    before = pool.pids
+    before = pool.worker_pids
     run = run_with_bystanders(pool, tmp_path, TaskSpec(
         "needs-client", "workers.agents:echo", kwargs={"value": 1, "client": _Client()}))
     err = run.fault.error

@@ -31,16 +31,16 @@ def test_cascading_the_first_final_failure_kills_running_and_cancels_waiting_tas
     h.fail("a", "root cause")
     assert h.ex.kills == [("b", True)]
     assert h.done
+    # Issue 2: under "cascading" every task that was still waiting ends cancelled, a's own
+    # dependents included (they name a as the cause, like the others).
     assert statuses(h) == {"a": "failed", "b": "cancelled", "c": "cancelled",
-                           "after_a": "skipped", "after_b": "cancelled"}
+                           "after_a": "cancelled", "after_b": "cancelled"}
     res = h.result()
-    for tid in ("b", "c", "after_b"):
+    for tid in ("b", "c", "after_a", "after_b"):
         error = res[tid].error
         assert error is not None and error.kind == "cancelled" and error.upstream == "a"
         assert error.message == (f"task {tid!r} cancelled: task 'a' failed and cancellation "
                                  f"is 'cascading'")
-    # a's own dependents are skipped for their upstream, as under isolated cancellation
-    assert res["after_a"].error is not None and res["after_a"].error.kind == "upstream"
     assert (res["b"].attempts, res["c"].attempts) == (1, 0)
 
 

@@ -181,9 +181,9 @@ def test_global_timeout_ends_a_retry_queued_behind_a_busy_worker_with_its_last_f
     retry = RetryPolicy(max_attempts=3, base_delay=1.0)
     h = Harness([t("warm"), t("flaky"), t("long")], workers=1, max_pending=1,
                 global_timeout=10.0, kill_grace=0, retry=retry)
-    h.finish("warm", duration=0.01)
+    h.finish("warm", duration=0.001)
     h.advance(1.0)
-    h.fail("flaky", "first failure", duration=0.01)
+    h.fail("flaky", "first failure", duration=0.001)
     assert h.running == ["long"]
     h.advance(1.0)
     assert h.ex.queued() == ["flaky"]
