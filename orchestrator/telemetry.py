@@ -89,9 +89,10 @@ def validate_event(obj: Any, where: str = "event") -> None:
     from jsonschema.exceptions import best_match
 
     err = best_match(validator.iter_errors(obj))
-    at = ".".join(str(p) for p in err.absolute_path) or "(the event)"
-    kind = type_ if isinstance(type_, str) else "event"
-    raise EventLogError(f"{where}: {kind} event, at {at}: {err.message}")
+    field = ".".join(str(p) for p in err.absolute_path)
+    what = f"{type_!r} event" if isinstance(type_, str) else "event"
+    raise EventLogError(f"{where}: {what}" + (f", field {field}" if field else "")
+                        + f": {err.message}")
 
 
 def _epoch(ts: str) -> float:

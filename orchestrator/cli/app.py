@@ -127,9 +127,34 @@ def schema() -> None:
     click.echo(json.dumps(load_schema(), indent=2))
 
 
-# `orchestrator events summarize PATH` (read an event log, print the run's summary and metrics
-# recomputed from it) belongs here as an `events` group. It is wired in once the event-log
-# reader (orchestrator/telemetry.py) lands; until then there is deliberately no such command.
+@cli.group()
+def events() -> None:
+    """Read event logs (JSON Lines, as written by `run --events`)."""
+
+
+@events.command()
+@click.argument("path", type=click.Path(allow_dash=True))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summaries as JSON instead of text.")
+@click.option("--top", type=click.IntRange(min=0), default=5, show_default=True,
+              help="How many of the slowest tasks to name.")
+@debug_option
+def summarize(path: str, as_json: bool, top: int) -> None:
+    """Summarise the run(s) in the event log PATH (`-` reads standard input).
+
+    Statuses, failures, gates and the run's metrics, recomputed from the log alone, so a log
+    written by another machine or another program tells the same story. Exit code 2 when the
+    log is malformed (the message names the line).
+    """
+    from ..telemetry import summarize as summarize_log
+
+    runs = summarize_log(path, top=top)
+    if as_json:
+        click.echo(json.dumps([run.to_dict() for run in runs], indent=2))
+    elif not runs:
+        click.echo(f"{path}: no runs in this log")
+    else:
+        click.echo("\n\n".join(run.render() for run in runs))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -193,7 +193,7 @@ def test_a_line_cut_short_says_so(tmp_path):
 def test_a_schema_violation_names_the_line_and_field(tmp_path):
     path = _lines(tmp_path, _good(1), _good(2, attempt=0))
     with pytest.raises(EventLogError,
-                       match=rf"^{path}:2: task.ready event, at attempt: 0 is less than the "
+                       match=rf"^{path}:2: 'task.ready' event, field attempt: 0 is less than the "
                              r"minimum of 1$"):
         read_events(path)
 

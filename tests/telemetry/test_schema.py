@@ -74,16 +74,16 @@ def _event(**over):
 
 
 @pytest.mark.parametrize("over, message", [
-    ({"seq": 0}, r"^x: task.started event, at seq: 0 is less than the minimum of 1$"),
-    ({"ts": "2026-01-02 03:04:05"}, r"^x: task.started event, at ts: .* does not match"),
-    ({"attempt": None}, r"^x: task.started event, at \(the event\): 'attempt' is a required"),
+    ({"seq": 0}, r"^x: 'task.started' event, field seq: 0 is less than the minimum of 1$"),
+    ({"ts": "2026-01-02 03:04:05"}, r"^x: 'task.started' event, field ts: .* does not match"),
+    ({"attempt": None}, r"^x: 'task.started' event: 'attempt' is a required"),
     ({"extra": 1}, r"Additional properties are not allowed \('extra' was unexpected\)"),
-    ({"type": "Task Started"}, r"at type: 'Task Started' does not match"),
+    ({"type": "Task Started"}, r"field type: 'Task Started' does not match"),
     ({"type": "task.succeeded", "duration": 0.5, "data": {}},
-     r"at data: 'busy_time' is a required property"),
+     r"field data: 'busy_time' is a required property"),
     ({"type": "task.failed", "reason": "x", "data": {"busy_time": 0},
       "error": {"kind": "oops", "type": "E", "message": ""}},
-     r"at error.kind: 'oops' is not one of"),
+     r"field error.kind: 'oops' is not one of"),
 ])
 def test_a_malformed_event_is_rejected_naming_the_place(over, message):
     with pytest.raises(EventLogError, match=message):
