@@ -252,6 +252,8 @@ class _Run:
                                             f"merge raised {type(exc).__name__}: {exc}",
                                             traceback.format_exc()))
         for gate in self.gates:
+            if signals.raised:  # Ctrl-C during an in-process gate: honoured between gates
+                raise signals.exception()
             provisional = replace(result, gates=tuple(verdicts))
             extra: dict[str, Any] = {}
             if isinstance(gate, WorkerGate):
@@ -264,6 +266,8 @@ class _Run:
             sched.emit(EventType.GATE_PASSED if verdict.passed else EventType.GATE_FAILED,
                        reason=None if verdict.passed else verdict.message,
                        data={**verdict.to_dict(), **extra})
+        if signals.raised:
+            raise signals.exception()
         return replace(result, gates=tuple(verdicts))
 
     def _run_in_worker(self, gate: WorkerGate, provisional: OrchestrationResult, run_id: str,
