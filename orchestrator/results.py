@@ -104,8 +104,9 @@ class TaskResult:
     Times are seconds since the run started (monotonic clock). ``duration`` is the run time of
     the last attempt; ``busy_time`` sums every attempt. ``retry_delays`` lists the delay used
     before each retry. ``cpu_time`` (summed) and ``peak_rss`` (bytes, the largest) are measured
-    in the worker over every attempt that finished (a killed attempt cannot report); ``reports``
-    holds what the last finished attempt reported through ``workers.current_task()``.
+    in the worker over every attempt that finished (a killed attempt cannot report; an attempt
+    shorter than 1 ms reports no peak, since reading it costs more than such a task);
+    ``reports`` holds what the last finished attempt reported through ``workers.current_task()``.
     """
 
     id: str

@@ -167,3 +167,19 @@ def test_closing_iter_parallel_early_kills_the_running_tasks(pool, beacon):
     pids = [int(line) for line in beacon.read(2)]
     it.close()
     assert alive(pids) == []  # gone when close() returns: no patience
+
+
+def test_resource_use_is_measured_in_the_worker_per_attempt(pool):
+    tasks = [
+        TaskSpec("big", "workers.agents:allocate", args=(64,)),
+        TaskSpec("cpu", "workers.agents:burn_cpu", args=(0.05,)),
+        TaskSpec("tiny", "workers.agents:noop"),
+    ]
+    result = execute_parallel(tasks, OrchestrationPolicy(max_concurrency=1), executor=pool)
+    assert result.ok, result.failed
+    big, cpu, tiny = result["big"], result["cpu"], result["tiny"]
+    # The peak is reset before each attempt: 64 MB touched shows, and does not carry over.
+    assert big.peak_rss is not None and big.peak_rss >= 64 * 2**20
+    assert cpu.peak_rss is not None and cpu.peak_rss < big.peak_rss - 32 * 2**20
+    assert cpu.cpu_time is not None and cpu.cpu_time >= 0.05
+    assert tiny.peak_rss is None  # under 1 ms: not worth a read of /proc/self/status
