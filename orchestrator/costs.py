@@ -9,9 +9,10 @@ A cost adapter has ``estimate(results) -> float``. Two come with the engine and 
 ``CpuTimeCost`` prices the CPU time measured in the workers (every attempt that reported it; an
 attempt killed for a timeout cannot report, so its CPU is not priced). ``ReportedCost`` sums
 what tasks reported from inside the worker with ``workers.current_task().report(cost=...)``
-(e.g. the price of the model tokens an agent used); a task's ``reports`` are those of its last
-attempt that finished. Any object with an ``estimate`` method, or a plain function of the
-results, is an adapter too (``as_cost_model``).
+(e.g. the price of the model tokens an agent used); a task's ``reports`` sum the numbers of
+every attempt that finished, failed ones included (their tokens were spent too). Any object
+with an ``estimate`` method, or a plain function of the results, is an adapter too
+(``as_cost_model``).
 
 Sums use ``math.fsum``: the figure does not depend on the order of the results, so the same run
 read back from its event log prices exactly the same.

@@ -106,7 +106,9 @@ class TaskResult:
     before each retry. ``cpu_time`` (summed) and ``peak_rss`` (bytes, the largest) are measured
     in the worker over every attempt that finished (a killed attempt cannot report; an attempt
     shorter than 1 ms reports no peak, since reading it costs more than such a task);
-    ``reports`` holds what the last finished attempt reported through ``workers.current_task()``.
+    ``reports`` holds what its attempts reported through ``workers.current_task().report()``:
+    numbers summed over the attempts that finished (a failed try's cost was still spent), other
+    values as the latest attempt gave them.
     """
 
     id: str

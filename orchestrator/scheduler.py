@@ -39,7 +39,7 @@ import itertools
 import time
 import uuid
 import warnings
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from .clock import Clock
 from .errors import DuplicateTaskError, SpecError
@@ -455,7 +455,7 @@ class Scheduler:
         if ev.peak_rss is not None:
             rec.peak_rss = max(ev.peak_rss, rec.peak_rss or 0)
         if ev.reports:
-            rec.reports = dict(ev.reports)
+            _merge_reports(rec.reports, ev.reports)
         if ev.ok:
             rec.value = ev.value
             rec.error = None
@@ -912,6 +912,18 @@ _TERMINAL_EVENT: dict[TaskState, str] = {
     S.CANCELLED: EventType.TASK_CANCELLED,
     S.SKIPPED: EventType.TASK_SKIPPED,
 }
+
+
+def _merge_reports(into: dict[str, Any], new: Mapping[str, Any]) -> None:
+    """Add an attempt's reports to the task's: numbers add up over attempts (what a failed
+    attempt cost was still spent), other values are replaced by the latest. Mutates ``into``."""
+    for name, value in new.items():
+        old = into.get(name)
+        if (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and isinstance(old, (int, float)) and not isinstance(old, bool)):
+            into[name] = old + value
+        else:
+            into[name] = value
 
 
 def _public_reports(reports: dict[str, Any]) -> dict[str, Any]:

@@ -173,7 +173,7 @@ class ScriptedExecutor:
         self._start_next(index)
 
     def fail(self, task_id: str, error: TaskError | BaseException | str = "boom", *,
-             duration: float | None = None) -> None:
+             duration: float | None = None, reports: dict[str, Any] | None = None) -> None:
         if isinstance(error, str):
             error = task_error(error)
         elif isinstance(error, BaseException):
@@ -185,7 +185,8 @@ class ScriptedExecutor:
         index = self._index_of(task_id)
         attempt = self._queues[index].popleft()
         self._events.append(AttemptFinished(attempt.ticket, self._pids[index], self.clock.now(),
-                                            False, None, error, duration))
+                                            False, None, error, duration,
+                                            reports=reports or {}))
         self._start_next(index)
 
     def crash(self, task_id: str, *, exit_code: int | None = None,

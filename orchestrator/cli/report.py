@@ -135,7 +135,9 @@ def summary_lines(result: OrchestrationResult, *, color: bool) -> list[str]:
 def metrics_line(result: OrchestrationResult) -> str:
     """``wall 2.41s  serial 7.80s  speedup 3.24x  cost n/a  (4 workers; 12 tasks: ...)``."""
     m = result.metrics
-    cost = "n/a" if m.cost_estimate is None else f"{m.cost_estimate:.4g}"
+    priced = m.cost_estimate is not None and (
+        m.cost_estimate != 0 or any("cost" in r.reports for r in result))
+    cost = f"{m.cost_estimate:.4g}" if priced else "n/a"  # nothing priced, nothing reported
     retries = f"; {plural(m.retries, 'retry', 'retries')}" if m.retries else ""
     return (f"wall {m.wall_time:.2f}s  serial {m.serial_time:.2f}s  "
             f"speedup {m.speedup_vs_serial:.2f}x  cost {cost}  "

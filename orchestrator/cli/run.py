@@ -20,6 +20,7 @@ from typing import IO, Any, Callable, Iterator
 import click
 
 from ..api import execute_graph
+from ..costs import CostModel, CpuTimeCost, ReportedCost
 from ..interrupts import RunTerminated, partial_result
 from ..results import OrchestrationResult
 from ..sinks import JsonLinesSink
@@ -62,10 +63,14 @@ __all__ = ["run"]
               help="Print the result as JSON on stdout instead of the table.")
 @click.option("-q", "--quiet", is_flag=True,
               help="No live display and no table: only the metrics line (and errors).")
+@click.option("--cpu-hour-price", type=click.FloatRange(min=0), metavar="PRICE",
+              help="Price one CPU hour of the workers; the run's cost adds it to what the tasks "
+                   "reported with current_task().report(cost=...).")
 @debug_option
 @click.pass_context
 def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, events: str | None,
-        output: str | None, as_json: bool, quiet: bool, **params: Any) -> None:
+        output: str | None, as_json: bool, quiet: bool, cpu_hour_price: float | None,
+        **params: Any) -> None:
     """Run WORKFLOW (a .json, .yaml or .toml file), or the tasks given with --tasks.
 
     Options override the file's policy section. Nothing runs when the input is bad (exit 2).
@@ -101,7 +106,10 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
         tracker = RunTracker() if live else None
         if tracker is not None:
             sinks.append(tracker)
-        result, signal_code = _execute(wf, merge, gates, sinks, tracker)
+        cost: CostModel = ReportedCost()
+        if cpu_hour_price is not None:
+            cost = CpuTimeCost(per_cpu_hour=cpu_hour_price) + cost
+        result, signal_code = _execute(wf, merge, gates, sinks, tracker, cost)
         code = exit_code(result, signal_code)
         document = result_document(result, source=wf.source, name=wf.name, code=code)
         if out_file is not None:
@@ -157,7 +165,7 @@ def _opened(option: str, path: str, opener: Callable[[str], Any]) -> Iterator[An
 
 
 def _execute(wf: Workflow, merge: Callable[..., Any] | None, gates: list[Callable[..., Any]],
-             sinks: list[Callable[[Any], None]], tracker: RunTracker | None,
+             sinks: list[Callable[[Any], None]], tracker: RunTracker | None, cost: CostModel,
              ) -> tuple[OrchestrationResult, int | None]:
     """Run ``wf``; on Ctrl-C/SIGTERM return the partial result and the exit code to use."""
     display = LiveDisplay(tracker, sys.stderr) if tracker is not None \
@@ -165,7 +173,7 @@ def _execute(wf: Workflow, merge: Callable[..., Any] | None, gates: list[Callabl
     try:
         with display:
             result = execute_graph(wf.graph, wf.policy, on_event=sinks or None, merge=merge,
-                                   gates=gates)
+                                   gates=gates, cost=cost)
         return result, None
     except KeyboardInterrupt as exc:
         partial = partial_result(exc)

@@ -122,3 +122,15 @@ def test_a_retry_is_scheduled_only_if_it_would_start_before_the_global_timeout(
     res = h.result()["a"]
     assert (res.status, res.attempts, res.retry_delays) == (TaskStatus.FAILED, 1, ())
     assert res.error is not None and res.error.message == "late failure"
+
+
+def test_reports_add_up_over_attempts_so_a_failed_try_still_costs() -> None:
+    from orchestrator.costs import ReportedCost
+
+    h = Harness([t("a", retry=RetryPolicy(max_attempts=2))], workers=1)
+    h.fail("a", "overloaded", reports={"cost": 1.5, "tokens": 10, "model": "small"})
+    h.finish("a", "ok", reports={"cost": 2.0, "model": "large"})
+    res = h.result()["a"]
+    assert res.status is TaskStatus.SUCCEEDED and res.attempts == 2
+    assert dict(res.reports) == {"cost": 3.5, "tokens": 10, "model": "large"}
+    assert ReportedCost().estimate([res]) == 3.5
