@@ -39,7 +39,7 @@ import itertools
 import time
 import uuid
 import warnings
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from .clock import Clock
 from .errors import DuplicateTaskError, SpecError
@@ -57,6 +57,16 @@ from .executor import (
 )
 from .graph import TaskGraph
 from .metrics import compute_metrics
+from .outcomes import (
+    MEMORY_PEAK_KEY,
+    cancelled_error,
+    lost_attempt_error,
+    merge_reports,
+    policy_summary,
+    task_facts,
+    task_result,
+    upstream_error,
+)
 from .pickling import SerializationError
 from .policy import OrchestrationPolicy
 from .results import OrchestrationResult, TaskError, TaskResult
@@ -163,7 +173,7 @@ class Scheduler:
         self._emit(EventType.RUN_STARTED, data={
             "tasks": len(self._records) if self._graph is not None else None,
             "max_concurrency": self.policy.max_concurrency,
-            "policy": _policy_summary(self.policy),
+            "policy": policy_summary(self.policy),
         })
         if self.policy.global_timeout is not None:
             self._timers.set(("run",), self._started_at + self.policy.global_timeout)
@@ -255,7 +265,7 @@ class Scheduler:
         if self._results_cache is not None:
             return self._results_cache
         order = self._graph.topological_order() if self._graph is not None else self._order
-        tasks = {tid: self._task_result(self._records[tid]) for tid in order
+        tasks = {tid: task_result(self._records[tid]) for tid in order
                  if tid in self._records}
         if self.done:
             self._results_cache = tasks
@@ -272,7 +282,7 @@ class Scheduler:
         self._emit(type_, reason=reason, data=data)
 
     def task_result(self, rec: TaskRecord) -> TaskResult:
-        return self._task_result(rec)
+        return task_result(rec)
 
     # -- input -----------------------------------------------------------------------------
 
@@ -455,7 +465,7 @@ class Scheduler:
         if ev.peak_rss is not None:
             rec.peak_rss = max(ev.peak_rss, rec.peak_rss or 0)
         if ev.reports:
-            _merge_reports(rec.reports, ev.reports)
+            merge_reports(rec.reports, ev.reports)
         if ev.ok:
             rec.value = ev.value
             rec.error = None
@@ -470,35 +480,21 @@ class Scheduler:
             return
         self._attempts.pop(ev.ticket, None)
         self._end_attempt(rec, ev.ticket, ev.at, None)
-        how = ev.signal or (f"exit code {ev.exit_code}" if ev.exit_code is not None else "unknown")
-        where = f"task {rec.id!r} attempt {rec.attempt}"
         reason = rec.kill_reason if ev.killed else None
-        pid = f"worker pid {ev.pid}"
-        if reason == "timeout":
-            timeout = rec.payload.timeout if isinstance(rec.payload, Attempt) else None
-            error = TaskError(kind="timeout", type="TimeoutError",
-                              message=f"{where} timed out after {timeout}s; killed {pid} ({how})")
-            self._after_failure(rec, error, S.TIMED_OUT)
-        elif reason == "run_timeout":
-            rec.error = TaskError(
-                kind="timeout", type="TimeoutError",
-                message=f"{where} was still running when the run's global_timeout of "
-                        f"{self.policy.global_timeout}s expired; killed {pid} ({how})")
-            self._finish(rec, S.TIMED_OUT)
-        elif reason == "memory_limit":
-            limit = self._memory_limit(rec)
-            peak = (rec.reports.get("_memory_peak_seen") or 0) / 2**20
-            error = TaskError(kind="memory", type="MemoryLimitExceeded",
-                              message=f"{where} exceeded its memory limit of {limit:g} MB "
-                                      f"(peak seen {peak:.0f} MB); killed {pid} ({how})")
-            self._after_failure(rec, error, S.FAILED)
-        elif reason in ("cascade", "interrupt"):
+        if reason in ("cascade", "interrupt"):
             rec.error = self._cancel_error(rec)
             self._finish(rec, S.CANCELLED)
+            return
+        timeout = rec.payload.timeout if isinstance(rec.payload, Attempt) else None
+        error = lost_attempt_error(rec, reason, pid=ev.pid, signal=ev.signal,
+                                   exit_code=ev.exit_code, timeout=timeout,
+                                   global_timeout=self.policy.global_timeout,
+                                   memory_limit=self._memory_limit(rec))
+        if reason == "run_timeout":  # the run is over: no retry
+            rec.error = error
+            self._finish(rec, S.TIMED_OUT)
         else:
-            error = TaskError(kind="crash", type="WorkerCrashed", message=f"{pid} died while "
-                              f"running {where}: {how}", exit_code=ev.exit_code, signal=ev.signal)
-            self._after_failure(rec, error, S.FAILED)
+            self._after_failure(rec, error, S.TIMED_OUT if reason == "timeout" else S.FAILED)
 
     def _on_requeued(self, ev: AttemptRequeued) -> None:
         rec = self._by_ticket.pop(ev.ticket, None)
@@ -591,9 +587,10 @@ class Scheduler:
         self._unfinished -= 1
         self._completed.append(rec)
         if self._handler is not None:
+            deps = self._graph.deps(rec.id) if self._graph is not None else ()
             self._emit(_TERMINAL_EVENT[state], rec, pid=rec.worker_pid, duration=rec.duration,
                        error=rec.error, reason=rec.error.kind if rec.error else None,
-                       data=self._task_facts(rec))
+                       data=task_facts(rec, deps))
         if (state in (S.FAILED, S.TIMED_OUT) and self.policy.cancellation == "cascading"
                 and self._stopping is None):
             # First, so that every task still waiting, this one's dependents too, ends
@@ -610,21 +607,6 @@ class Scheduler:
         elif (state in (S.FAILED, S.TIMED_OUT, S.SKIPPED, S.CANCELLED) and rec.dependents
               and skip_below):
             self._skip_dependents(rec)
-
-    def _task_facts(self, rec: TaskRecord) -> dict[str, Any]:
-        """What a terminal event carries so a log alone rebuilds the task's metrics."""
-        facts: dict[str, Any] = {"busy_time": rec.busy_time}
-        if rec.cpu_time is not None:
-            facts["cpu_time"] = rec.cpu_time
-        if rec.peak_rss is not None:
-            facts["peak_rss"] = rec.peak_rss
-        if rec.reports:
-            facts["reports"] = _public_reports(rec.reports)
-        if self._graph is not None:
-            deps = self._graph.deps(rec.spec.id)
-            if deps:
-                facts["deps"] = list(deps)
-        return facts
 
     def _skip_dependents(self, rec: TaskRecord) -> None:
         """End the pending tasks below ``rec``: skipped for the failed upstream, or cancelled
@@ -645,28 +627,17 @@ class Scheduler:
                 self._finish(child, S.CANCELLED, skip_below=False)
             else:
                 error = parent.error
-                root = error.upstream if error and error.kind == "upstream" else parent.id
+                root = (error.upstream if error and error.kind == "upstream"
+                        and error.upstream else parent.id)
                 status = self._records[root].state.value if root in self._records else "failed"
-                child.error = TaskError(
-                    kind="upstream", type="UpstreamFailed",
-                    message=f"task {child.id!r} skipped: upstream task {root!r} {status}",
-                    upstream=root)
+                child.error = upstream_error(child.id, root, status)
                 self._finish(child, S.SKIPPED, skip_below=False)
             if child.dependents:
                 stack.append((child, iter(child.dependents)))
 
     def _cancel_error(self, rec: TaskRecord) -> TaskError:
-        reason = self._stopping or "interrupt"
-        if reason == "cascade":
-            message = f"task {rec.id!r} cancelled: task {self._stop_cause!r} failed and " \
-                      f"cancellation is 'cascading'"
-        elif reason == "run_timeout":
-            message = f"task {rec.id!r} cancelled: the run's global_timeout of " \
-                      f"{self.policy.global_timeout}s expired before it started"
-        else:
-            message = f"task {rec.id!r} cancelled: the run was interrupted"
-        return TaskError(kind="cancelled", type="Cancelled", message=message,
-                         upstream=self._stop_cause)
+        return cancelled_error(rec.id, self._stopping, self._stop_cause,
+                               self.policy.global_timeout)
 
     # -- stopping and killing ----------------------------------------------------------------
 
@@ -764,8 +735,7 @@ class Scheduler:
             rss = self.executor.memory(rec.ticket)
             if rss is None:
                 continue
-            seen = max(rss, rec.reports.get("_memory_peak_seen", 0))
-            rec.reports["_memory_peak_seen"] = seen
+            rec.reports[MEMORY_PEAK_KEY] = max(rss, rec.reports.get(MEMORY_PEAK_KEY, 0))
             if rss > limit * 2**20:
                 self._kill(rec, "memory_limit")
         if watched:
@@ -831,16 +801,6 @@ class Scheduler:
     def _forget(self, rec: TaskRecord) -> None:
         self._records.pop(rec.id, None)
 
-    def _task_result(self, rec: TaskRecord) -> TaskResult:
-        reports = _public_reports(rec.reports)
-        return TaskResult(
-            id=rec.id, status=rec.state.status(), value=rec.value, error=rec.error,
-            attempts=rec.attempt, started_at=rec.started_at, finished_at=rec.finished_at,
-            duration=rec.duration, worker_pid=rec.worker_pid,
-            retry_delays=tuple(rec.retry_delays), busy_time=rec.busy_time,
-            cpu_time=rec.cpu_time, peak_rss=rec.peak_rss, reports=reports, tags=rec.spec.tags,
-        )
-
     def _metrics(self, results: Iterable[TaskResult]) -> Any:
         wall = (self._finished_at or self.clock.now()) - self._started_at
         deps = None
@@ -865,7 +825,7 @@ class Scheduler:
         extra: dict[str, Any] = {}
         if self.cost is not None and self._handler is not None:
             extra["cost_estimate"] = self._cost_of(
-                [self._task_result(r) for r in self._records.values()])
+                [task_result(r) for r in self._records.values()])
         self._emit(EventType.RUN_FINISHED, reason="interrupted" if self._interrupted else None,
                    duration=self._finished_at - self._started_at,
                    data={"ok": not self._interrupted and set(counts) <= {"succeeded"}
@@ -912,33 +872,3 @@ _TERMINAL_EVENT: dict[TaskState, str] = {
     S.CANCELLED: EventType.TASK_CANCELLED,
     S.SKIPPED: EventType.TASK_SKIPPED,
 }
-
-
-def _merge_reports(into: dict[str, Any], new: Mapping[str, Any]) -> None:
-    """Add an attempt's reports to the task's: numbers add up over attempts (what a failed
-    attempt cost was still spent), other values are replaced by the latest. Mutates ``into``."""
-    for name, value in new.items():
-        old = into.get(name)
-        if (isinstance(value, (int, float)) and not isinstance(value, bool)
-                and isinstance(old, (int, float)) and not isinstance(old, bool)):
-            into[name] = old + value
-        else:
-            into[name] = value
-
-
-def _public_reports(reports: dict[str, Any]) -> dict[str, Any]:
-    if "_memory_peak_seen" in reports:
-        return {k: v for k, v in reports.items() if k != "_memory_peak_seen"}
-    return reports
-
-
-def _policy_summary(policy: OrchestrationPolicy) -> dict[str, Any]:
-    return {
-        "max_concurrency": policy.max_concurrency,
-        "task_timeout": policy.task_timeout,
-        "global_timeout": policy.global_timeout,
-        "cancellation": policy.cancellation,
-        "on_failure": policy.on_failure,
-        "max_attempts": policy.retry.max_attempts,
-    }
-
