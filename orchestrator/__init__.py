@@ -46,12 +46,13 @@ from .gates import (
 from .graph import TaskGraph
 from .interrupts import RunTerminated
 from .policy import OrchestrationPolicy, RetryPolicy
-from .pool import LocalPool, shutdown_shared_pool
+from .pool import LocalPool
 from .results import OrchestrationResult, RunMetrics, TaskError, TaskResult, TaskStatus
 from .sinks import CallbackSink, JsonLinesSink, MemorySink, SinkError
 from .spec import Ref, TaskSpec
 from .telemetry import RunSummary, metrics_from_events, read_events, summarize
 from .trace import chrome_trace, write_chrome_trace
+from .warm_pool import shutdown_shared_pool
 
 __version__ = "0.1.0"
 

@@ -27,11 +27,11 @@ from .gates import Gate, GateVerdict, WorkerGate, coerce_verdict, run_gate
 from .graph import TaskGraph
 from .interrupts import InterruptFlag, attach_partial_result, interrupt_guard
 from .policy import OrchestrationPolicy
-from .pool import release_shared_pool, shared_pool
 from .results import OrchestrationResult, TaskResult
 from .scheduler import Scheduler
 from .sinks import combine_handlers, flush_handlers
 from .spec import TaskSpec
+from .warm_pool import release_shared_pool, shared_pool
 
 __all__ = [
     "execute_graph", "execute_parallel", "iter_parallel", "execute_graph_async",

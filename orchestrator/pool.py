@@ -24,7 +24,6 @@ so the next replacement is ready immediately instead of after an interpreter sta
 
 from __future__ import annotations
 
-import atexit
 import collections
 import os
 import pickle
@@ -69,7 +68,7 @@ from .kill import kill_tree, signal_name
 from .pickling import SerializationError, dumps, dumps_callable, find_unpicklable
 from .results import TaskError
 
-__all__ = ["LocalPool", "shared_pool", "release_shared_pool", "shutdown_shared_pool"]
+__all__ = ["LocalPool", "close_all_pools"]
 
 # Only small attempts are queued behind a busy worker: a large one would block the parent's
 # write until that worker finished its current task.
@@ -700,64 +699,11 @@ def _wait_exit(slots: list[_Slot], timeout: float) -> bool:
     return not pending
 
 
-# -- the warm pool kept for reuse between runs ---------------------------------------------
-
+# Every pool not yet closed, so that interpreter exit closes them (warm_pool.py registers it).
 _live_pools: weakref.WeakSet[LocalPool] = weakref.WeakSet()
 
 
-class _SharedPool:
-    """One pool kept warm between ``execute_*`` calls; a concurrent call gets a private one."""
-
-    def __init__(self) -> None:
-        self.pool: LocalPool | None = None
-        self.lock = threading.Lock()
-        self.in_use = False
-
-    def acquire(self) -> tuple[LocalPool, bool]:
-        with self.lock:
-            if not self.in_use:
-                if self.pool is None or self.pool.closed:
-                    self.pool = LocalPool()
-                self.in_use = True
-                return self.pool, True
-        return LocalPool(), False
-
-    def release(self, pool: LocalPool, shared: bool, *, healthy: bool) -> None:
-        if not shared:
-            pool.close(kill=not healthy)
-            return
-        with self.lock:
-            self.in_use = False
-            if not healthy:
-                pool.close(kill=True)
-                self.pool = None
-
-    def shutdown(self) -> None:
-        with self.lock:
-            if self.pool is not None:
-                self.pool.close()
-                self.pool = None
-
-
-_shared = _SharedPool()
-
-
-def shared_pool() -> tuple[LocalPool, bool]:
-    """Check out the warm pool (or a private one when it is in use). Internal."""
-    return _shared.acquire()
-
-
-def release_shared_pool(pool: LocalPool, shared: bool, *, healthy: bool) -> None:
-    _shared.release(pool, shared, healthy=healthy)
-
-
-def shutdown_shared_pool() -> None:
-    """Stop the warm pool's workers now (it is started again on the next run)."""
-    _shared.shutdown()
-
-
-@atexit.register
-def _close_all_pools() -> None:
-    _shared.shutdown()
+def close_all_pools() -> None:
+    """Kill every pool's workers now (at interpreter exit)."""
     for pool in list(_live_pools):
         pool.close(kill=True)

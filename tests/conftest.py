@@ -31,7 +31,7 @@ _become_subreaper()
 
 
 def _allowed_pids() -> set[int]:
-    from orchestrator import pool
+    from orchestrator import warm_pool as pool
 
     allowed: set[int] = set()
     shared = pool._shared.pool

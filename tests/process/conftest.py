@@ -27,7 +27,7 @@ from orchestrator import (
     execute_parallel,
 )
 from orchestrator.events import TERMINAL_EVENT_TYPES
-from orchestrator.pool import release_shared_pool, shared_pool
+from orchestrator.warm_pool import release_shared_pool, shared_pool
 
 from .sync import Beacon, Gate, JumpClock, alive, on_ready, report_and_wait, wait_gate
 

@@ -280,8 +280,8 @@ def test_memory_limit_kills_the_task_and_retries_it(pool, tmp_path, where):
 
 def test_max_tasks_per_worker_replaces_workers_and_loses_no_task():
     from orchestrator import OrchestrationPolicy, execute_parallel
-    from orchestrator.pool import _shared
     from orchestrator.sinks import MemorySink
+    from orchestrator.warm_pool import _shared
 
     sink = MemorySink()
     specs = [TaskSpec(f"t{i}", os.getpid) for i in range(12)]
