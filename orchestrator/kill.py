@@ -13,6 +13,8 @@ import signal
 
 import psutil
 
+from workers.tree import signal_all
+
 __all__ = ["kill_tree", "signal_name"]
 
 
@@ -41,11 +43,7 @@ def kill_tree(pid: int, sig: int = signal.SIGKILL,
         if p.pid not in seen and p.pid != pid:
             procs.append(p)
             seen.add(p.pid)
-    for p in reversed(procs):  # deepest first, so nobody re-spawns what was just killed
-        try:
-            p.send_signal(sig)
-        except psutil.Error:
-            pass
+    signal_all(procs, sig)
     if hasattr(os, "killpg"):
         try:
             if os.getpgid(pid) == pid and pid != os.getpgid(0):

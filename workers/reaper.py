@@ -56,6 +56,8 @@ def _create_time(pid: int) -> float | None:
 def _kill_worker(pid: int, created: float | None) -> None:
     import psutil
 
+    from .tree import signal_all
+
     try:
         proc = psutil.Process(pid)
         if created is not None and proc.create_time() != created:
@@ -67,12 +69,4 @@ def _kill_worker(pid: int, created: float | None) -> None:
         os.killpg(pid, signal.SIGKILL)  # the worker called setsid: its group is its pid
     except OSError:
         pass
-    for p in reversed(procs):
-        try:
-            p.kill()
-        except psutil.Error:
-            pass
-    try:
-        proc.kill()
-    except psutil.Error:
-        pass
+    signal_all([proc, *procs])

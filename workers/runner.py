@@ -308,12 +308,10 @@ def _kill_leftovers() -> None:
     returned (a subreaper's tree holds even double-forked daemons), then collect them."""
     import psutil
 
+    from .tree import signal_all
+
     procs = psutil.Process().children(recursive=True)
-    for proc in reversed(procs):
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
+    signal_all(procs)
     psutil.wait_procs(procs, timeout=1.0)
     _reap_zombies()
 
@@ -332,12 +330,10 @@ def _kill_own_tree() -> None:
     try:
         import psutil
 
-        for child in psutil.Process().children(recursive=True):
-            try:
-                child.kill()
-            except Exception:
-                pass
-    except Exception:
+        from .tree import signal_all
+
+        signal_all(psutil.Process().children(recursive=True))
+    except Exception:  # dying anyway: the group kill below still takes what stayed in it
         pass
     if hasattr(os, "killpg") and os.getpgid(0) == os.getpid():
         try:
