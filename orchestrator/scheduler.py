@@ -511,12 +511,8 @@ class Scheduler:
         if self._stopping is not None:
             self._end_unstarted(rec)
             return
-        if rec.state is S.RETRY_WAIT:
-            rec.move(S.READY)
-            heapq.heappush(self._ready, self._ready_key(rec))
-        else:
-            rec.move(S.READY)
-            heapq.heappush(self._ready, self._ready_key(rec))
+        rec.move(S.READY)  # no second task.ready: it was announced when it first got ready
+        heapq.heappush(self._ready, self._ready_key(rec))
 
     def _ready_key(self, rec: TaskRecord) -> tuple[Any, ...]:
         if self.policy.critical_path_first:
@@ -531,7 +527,7 @@ class Scheduler:
             self._n_dispatched -= 1
             self._n_running += 1
             rec.attempt += 1
-            rec.started_at = at - self._started_at if rec.started_at is None else rec.started_at
+            rec.started_at = at - self._started_at  # not the previous attempt's start
         self._n_running -= 1
         self._timers.cancel(("deadline", ticket))
         self._timers.cancel(("escalate", ticket))
@@ -566,17 +562,11 @@ class Scheduler:
                            duration=rec.duration, error=error, reason=error.kind,
                            data={"delay": delay, "next_attempt": rec.attempt + 1})
                 if delay <= 0:
-                    self._wake_for_retry(rec)
+                    self._make_ready(rec)
                 else:
                     self._timers.set(("retry", rec.id), now + delay)
                 return
         self._finish(rec, terminal)
-
-    def _wake_for_retry(self, rec: TaskRecord) -> None:
-        rec.move(S.READY)
-        if self._handler is not None:
-            self._emit(EventType.TASK_READY, rec)
-        heapq.heappush(self._ready, self._ready_key(rec))
 
     def _finish(self, rec: TaskRecord, state: TaskState, *, skip_below: bool = True) -> None:
         """Move ``rec`` to a terminal state, emit its one terminal event, unblock or skip its
@@ -759,7 +749,7 @@ class Scheduler:
             elif kind == "retry":
                 rec = self._records.get(key[1])
                 if rec is not None and rec.state is S.RETRY_WAIT:
-                    self._wake_for_retry(rec)
+                    self._make_ready(rec)
             elif kind == "escalate":
                 rec = self._by_ticket.get(key[1])
                 if rec is not None and rec.state is S.RUNNING:
