@@ -13,10 +13,11 @@ busy (another thread) gets a private pool for its duration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Generator, Iterable, Iterator, Sequence
 
 from .clock import Clock, MonotonicClock
 from .costs import CostLike, as_cost_model
@@ -31,6 +32,7 @@ from .results import OrchestrationResult, TaskResult
 from .scheduler import Scheduler
 from .sinks import combine_handlers, flush_handlers
 from .spec import TaskSpec
+from .state import TaskRecord
 from .warm_pool import release_shared_pool, shared_pool
 
 __all__ = [
@@ -289,35 +291,38 @@ class _Run:
                            f"{task.attempts} attempt(s): {error}",
                            error.traceback if error is not None else None), task.attempts
 
-    def _drive(self, sched: Scheduler, signals: InterruptFlag) -> None:
+    def _steps(self, sched: Scheduler,
+               signals: InterruptFlag) -> Generator[list[TaskRecord], None, None]:
+        """Drive ``sched`` to its end, yielding what each step finished. Whatever stops it
+        (Ctrl-C, SIGTERM, an async cancel, an error, the consumer closing a stream) kills every
+        worker before the exception goes on."""
         sched.start()
         try:
             while not sched.done:
-                if signals.raised or self.flag.raised:
-                    sched.abort("interrupt")
-                    if signals.raised:
-                        raise signals.exception()
+                if signals.raised:
+                    raise signals.exception()
+                if self.flag.raised:
                     raise _Cancelled()
-                sched.step(sched.next_timeout())
-        except BaseException:
+                yield sched.step(sched.next_timeout())
+        except BaseException:  # GeneratorExit too
             sched.abort("interrupt")
             raise
+
+    def _drive(self, sched: Scheduler, signals: InterruptFlag) -> None:
+        for _ in self._steps(sched, signals):
+            pass
 
     def stream(self) -> Iterator[TaskResult]:
         with self._executor() as executor:
             sched = self._scheduler(executor)
             with interrupt_guard(executor.wakeup) as signals:
-                sched.start()
                 try:
-                    while not sched.done:
-                        if signals.raised:
-                            sched.abort("interrupt")
-                            raise signals.exception()
-                        for rec in sched.step(sched.next_timeout()):
-                            yield sched.task_result(rec)
-                except BaseException:  # GeneratorExit too: the consumer stopped early
-                    sched.abort("interrupt")
-                    raise
+                    # closing(): a consumer that stops early closes the steps now, which kills
+                    # the running tasks before this generator's own exit goes on.
+                    with contextlib.closing(self._steps(sched, signals)) as steps:
+                        for finished in steps:
+                            for rec in finished:
+                                yield sched.task_result(rec)
                 finally:
                     sched.finish()
                     flush_handlers(self.sinks)
