@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator import OrchestrationPolicy, TaskSpec, execute_graph
-from orchestrator.metrics import critical_path_time
+from orchestrator.telemetry.metrics import critical_path_time
 
 from .report import table
 from .simulate import simulate

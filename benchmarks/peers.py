@@ -13,7 +13,7 @@ import logging
 from typing import Any, Callable
 
 from orchestrator import OrchestrationPolicy, TaskSpec, execute_parallel
-from orchestrator.sinks import MemorySink
+from orchestrator.telemetry.sinks import MemorySink
 from workers.agents import echo, noop
 
 from .workloads import warm_pool

@@ -13,7 +13,7 @@ from typing import Iterable, Mapping
 
 from orchestrator import OrchestrationPolicy, TaskGraph, TaskSpec
 from orchestrator.clock import FakeClock
-from orchestrator.scheduler import Scheduler
+from orchestrator.scheduler.loop import Scheduler
 from orchestrator.testing import ScriptedExecutor
 
 __all__ = ["simulate"]

@@ -65,7 +65,7 @@ def _ideal(kind: str, specs: list[TaskSpec], workers: int, cores: int) -> float:
 
 
 def _critical_path(specs: list[TaskSpec], dur: dict[str, float]) -> float:
-    from orchestrator.metrics import critical_path_time
+    from orchestrator.telemetry.metrics import critical_path_time
 
     return critical_path_time(dur, {s.id: s.all_deps for s in specs})
 

@@ -42,7 +42,7 @@ import psutil  # noqa: E402
 
 from benchmarks.report import check, render, table  # noqa: E402
 from orchestrator import OrchestrationPolicy, TaskSpec, execute_parallel  # noqa: E402
-from orchestrator.sinks import JsonLinesSink, format_event  # noqa: E402
+from orchestrator.telemetry.sinks import JsonLinesSink, format_event  # noqa: E402
 
 VARIANTS = ("off", "list.append", "jsonl", "jsonl-process", "jsonl-process-open", "thread")
 

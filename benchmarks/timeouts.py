@@ -21,8 +21,8 @@ from typing import Any
 import psutil
 
 from orchestrator import EventType, OrchestrationPolicy, TaskSpec, TaskStatus, execute_parallel
-from orchestrator.events import Event
-from orchestrator.sinks import MemorySink
+from orchestrator.telemetry.events import Event
+from orchestrator.telemetry.sinks import MemorySink
 
 from .report import check, table
 from .stats import percentile, summarize

@@ -10,7 +10,7 @@ import random
 from typing import Any, Iterable
 
 from orchestrator import OrchestrationPolicy, Ref, TaskGraph, TaskSpec, execute_parallel
-from orchestrator.spec import substitute_refs
+from orchestrator.model.spec import substitute_refs
 from workers.resolve import resolve
 
 __all__ = [

@@ -19,8 +19,19 @@ from .api import (
     iter_parallel,
 )
 from .clock import Clock, FakeClock, MonotonicClock
-from .costs import CostAdapter, CostModel, CpuTimeCost, ReportedCost, SumCost
-from .errors import (
+from .executors.base import Executor, InlineExecutor
+from .executors.local.pool import LocalPool
+from .executors.local.warm import shutdown_shared_pool
+from .gating.gates import (
+    AllSucceeded,
+    GateVerdict,
+    MaxFailureRate,
+    MinSpeedup,
+    WorkerGate,
+    in_worker,
+)
+from .interrupts import RunTerminated
+from .model.errors import (
     CycleError,
     DuplicateTaskError,
     EventLogError,
@@ -33,26 +44,15 @@ from .errors import (
     SpecError,
     TaskFailedError,
 )
-from .events import SCHEMA_VERSION, Event, EventType
-from .executor import Executor, InlineExecutor
-from .gates import (
-    AllSucceeded,
-    GateVerdict,
-    MaxFailureRate,
-    MinSpeedup,
-    WorkerGate,
-    in_worker,
-)
-from .graph import TaskGraph
-from .interrupts import RunTerminated
-from .policy import OrchestrationPolicy, RetryPolicy
-from .pool import LocalPool
-from .results import OrchestrationResult, RunMetrics, TaskError, TaskResult, TaskStatus
-from .sinks import CallbackSink, JsonLinesSink, MemorySink, SinkError
-from .spec import Ref, TaskSpec
-from .telemetry import RunSummary, metrics_from_events, read_events, summarize
-from .trace import chrome_trace, write_chrome_trace
-from .warm_pool import shutdown_shared_pool
+from .model.graph import TaskGraph
+from .model.policy import OrchestrationPolicy, RetryPolicy
+from .model.results import OrchestrationResult, RunMetrics, TaskError, TaskResult, TaskStatus
+from .model.spec import Ref, TaskSpec
+from .telemetry.costs import CostAdapter, CostModel, CpuTimeCost, ReportedCost, SumCost
+from .telemetry.events import SCHEMA_VERSION, Event, EventType
+from .telemetry.reader import RunSummary, metrics_from_events, read_events, summarize
+from .telemetry.sinks import CallbackSink, JsonLinesSink, MemorySink, SinkError
+from .telemetry.trace import chrome_trace, write_chrome_trace
 
 __version__ = "0.1.0"
 

@@ -20,20 +20,20 @@ from dataclasses import replace
 from typing import Any, Callable, Generator, Iterable, Iterator, Sequence
 
 from .clock import Clock, MonotonicClock
-from .costs import CostLike, as_cost_model
-from .errors import DuplicateTaskError, SpecError
-from .events import EventHandler, EventType
-from .executor import Executor
-from .gates import Gate, GateVerdict, WorkerGate, coerce_verdict, run_gate
-from .graph import TaskGraph
+from .executors.base import Executor
+from .executors.local.warm import release_shared_pool, shared_pool
+from .gating.gates import Gate, GateVerdict, WorkerGate, coerce_verdict, run_gate
 from .interrupts import InterruptFlag, attach_partial_result, interrupt_guard
-from .policy import OrchestrationPolicy
-from .results import OrchestrationResult, TaskResult
-from .scheduler import Scheduler
-from .sinks import combine_handlers, flush_handlers
-from .spec import TaskSpec
-from .state import TaskRecord
-from .warm_pool import release_shared_pool, shared_pool
+from .model.errors import DuplicateTaskError, SpecError
+from .model.graph import TaskGraph
+from .model.policy import OrchestrationPolicy
+from .model.results import OrchestrationResult, TaskResult
+from .model.spec import TaskSpec
+from .scheduler.loop import Scheduler
+from .scheduler.state import TaskRecord
+from .telemetry.costs import CostLike, as_cost_model
+from .telemetry.events import EventHandler, EventType
+from .telemetry.sinks import combine_handlers, flush_handlers
 
 __all__ = [
     "execute_graph", "execute_parallel", "iter_parallel", "execute_graph_async",
@@ -58,8 +58,8 @@ def execute_graph(
     anything runs. A task's failure is data in the result, not an exception.
     ``merge`` combines the succeeded values into ``result.merged``; then each of ``gates``
     judges the result (a failed gate makes ``result.ok`` false; ``gates.in_worker`` runs one in
-    a worker process). ``cost`` (a cost adapter, see ``orchestrator.costs``) prices the run into
-    ``result.metrics.cost_estimate``.
+    a worker process). ``cost`` (a cost adapter, see ``orchestrator.telemetry.costs``) prices
+    the run into ``result.metrics.cost_estimate``.
     """
     run = _Run(_as_graph(graph_or_tasks), policy, on_event, executor, clock, retain=True,
                gates=gates, merge=merge, cost=cost)
@@ -202,16 +202,16 @@ class _Run:
     @contextmanager
     def _executor(self) -> Iterator[Executor]:
         size = self.policy.max_concurrency
+        per_worker = self.policy.max_tasks_per_worker
         if self.executor is not None:
-            self.executor.open(self.clock, size)
+            self.executor.open(self.clock, size, max_tasks_per_worker=per_worker)
             self._active = self.executor
             yield self.executor
             return
         pool, shared = shared_pool()
         healthy = False
         try:
-            pool.max_tasks_per_worker = self.policy.max_tasks_per_worker
-            pool.open(self.clock, size)
+            pool.open(self.clock, size, max_tasks_per_worker=per_worker)
             self._active = pool
             yield pool
             healthy = True

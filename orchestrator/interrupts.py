@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
-    from .results import OrchestrationResult
+    from .model.results import OrchestrationResult
 
 __all__ = ["RunTerminated", "InterruptFlag", "interrupt_guard", "partial_result",
            "attach_partial_result"]

@@ -21,7 +21,7 @@ import collections
 from typing import Any, Deque
 
 from .clock import Clock, FakeClock, MonotonicClock
-from .executor import (
+from .executors.base import (
     Attempt,
     AttemptFinished,
     AttemptLost,
@@ -31,7 +31,7 @@ from .executor import (
     WorkerExited,
     WorkerStarted,
 )
-from .results import TaskError
+from .model.results import TaskError
 
 __all__ = ["ScriptedExecutor", "FakeClock", "task_error"]
 
@@ -74,7 +74,7 @@ class ScriptedExecutor:
     def capacity(self) -> int:
         return self._capacity
 
-    def open(self, clock: Clock, size: int) -> None:
+    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None) -> None:
         self.clock = clock
         if size != self._capacity:
             self._capacity = size
@@ -84,7 +84,7 @@ class ScriptedExecutor:
 
     def prepare(self, attempt: Attempt) -> None:
         if attempt.task_id in self.unpicklable:
-            from .pickling import SerializationError
+            from .executors.pickling import SerializationError
 
             raise SerializationError(f"task {attempt.task_id!r}: cannot pickle args[0]", "args[0]")
 
@@ -179,7 +179,7 @@ class ScriptedExecutor:
         elif isinstance(error, BaseException):
             from workers.capture import capture
 
-            from .executor import error_from_tuple
+            from .executors.base import error_from_tuple
 
             error = error_from_tuple(capture(error))
         index = self._index_of(task_id)

@@ -31,7 +31,7 @@ _become_subreaper()
 
 
 def _allowed_pids() -> set[int]:
-    from orchestrator import warm_pool as pool
+    from orchestrator.executors.local import warm as pool
 
     allowed: set[int] = set()
     shared = pool._shared.pool

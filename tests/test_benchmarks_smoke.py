@@ -18,7 +18,7 @@ from benchmarks.stats import percentile, ratios, summarize
 from benchmarks.timeouts import analyse
 from benchmarks.workloads import durations, fan_out_in, layered_dag, mixed_dag, run_serial
 from orchestrator import OrchestrationPolicy, TaskGraph, TaskSpec
-from orchestrator.events import Event
+from orchestrator.telemetry.events import Event
 
 ROOT = Path(__file__).resolve().parent.parent
 RAN = ("speedup", "overhead", "dag", "timeouts", "scale")

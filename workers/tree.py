@@ -1,7 +1,8 @@
 """Signal a set of processes deepest first, skipping those already gone.
 
 Shared by the worker (its leftovers, its own tree when the parent dies), the reaper and the
-parent's ``orchestrator.kill``. Import it lazily in a worker: psutil costs ~10 ms to import.
+parent's ``orchestrator.executors.local.kill``. Import it lazily in a worker: psutil costs
+~10 ms to import.
 """
 
 from __future__ import annotations

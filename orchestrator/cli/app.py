@@ -17,8 +17,8 @@ from typing import Any, Callable, Sequence, TypeVar
 import click
 
 from .. import __version__
-from ..errors import OrchestratorError
 from ..interrupts import RunTerminated
+from ..model.errors import OrchestratorError
 from ..workflow import WorkflowError, check_imports, load_schema, load_workflow
 from .drawing import FORMATS, draw
 from .report import EXIT_SIGINT, EXIT_SIGTERM, EXIT_TASK_FAILED, plural
@@ -146,7 +146,7 @@ def summarize(path: str, as_json: bool, top: int) -> None:
     written by another machine or another program tells the same story. Exit code 2 when the
     log is malformed (the message names the line).
     """
-    from ..telemetry import summarize as summarize_log
+    from ..telemetry.reader import summarize as summarize_log
 
     runs = summarize_log(path, top=top)
     if as_json:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..graph import TaskGraph
+from ..model.graph import TaskGraph
 
 __all__ = ["FORMATS", "draw"]
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, TypeVar, get_args
 
 import click
 
-from ..policy import Backoff, Cancellation, OnFailure
+from ..model.policy import Backoff, Cancellation, OnFailure
 from ..workflow import Override
 
 __all__ = ["POLICY_OPTIONS", "policy_options", "pop_overrides"]

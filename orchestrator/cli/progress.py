@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import IO, Callable
 
-from ..events import Event, EventType
+from ..telemetry.events import Event, EventType
 
 __all__ = ["RunTracker", "Snapshot", "LiveDisplay", "render", "format_clock"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ..results import OrchestrationResult, TaskResult, TaskStatus
+from ..model.results import OrchestrationResult, TaskResult, TaskStatus
 
 __all__ = ["plural", "EXIT_OK", "EXIT_TASK_FAILED", "EXIT_BAD_INPUT", "EXIT_GATE_REJECTED",
            "EXIT_SIGINT", "EXIT_SIGTERM", "exit_code", "outcome_message", "summary_lines",

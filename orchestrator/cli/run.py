@@ -20,10 +20,10 @@ from typing import IO, Any, Callable, Iterator
 import click
 
 from ..api import execute_graph
-from ..costs import CostModel, CpuTimeCost, ReportedCost
 from ..interrupts import RunTerminated, partial_result
-from ..results import OrchestrationResult
-from ..sinks import JsonLinesSink
+from ..model.results import OrchestrationResult
+from ..telemetry.costs import CostModel, CpuTimeCost, ReportedCost
+from ..telemetry.sinks import JsonLinesSink
 from ..workflow import (
     Problem,
     Workflow,

@@ -13,10 +13,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from ..errors import CycleError, DuplicateTaskError, MissingDependencyError, OrchestratorError
-from ..graph import TaskGraph
-from ..policy import OrchestrationPolicy, RetryPolicy
-from ..spec import Ref, TaskSpec
+from ..model.errors import CycleError, DuplicateTaskError, MissingDependencyError, OrchestratorError
+from ..model.graph import TaskGraph
+from ..model.policy import OrchestrationPolicy, RetryPolicy
+from ..model.spec import Ref, TaskSpec
 from .documents import Document
 from .problems import Path, Problem, WorkflowError
 from .schema import check_schema

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence, Union
 
-from ..errors import OrchestratorError
+from ..model.errors import OrchestratorError
 
 __all__ = ["Path", "Problem", "WorkflowError", "format_path"]
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from workers.analysis import measure_source
+from workers.agents.analysis import measure_source
 
 from .helpers import DEADLINE, REPO, cli_env, invoke, read_events, start, write
 

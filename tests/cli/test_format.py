@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from orchestrator import OrchestrationPolicy, RetryPolicy, TaskSpec
-from orchestrator.policy import Backoff, Cancellation, OnFailure
+from orchestrator.model.policy import Backoff, Cancellation, OnFailure
 from orchestrator.workflow import load_schema
 
 from .helpers import REPO

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from orchestrator.cli.progress import RunTracker, Snapshot, format_clock, render
-from orchestrator.events import Event
+from orchestrator.telemetry.events import Event
 
 from .helpers import (
     DEADLINE,

@@ -7,7 +7,7 @@ from typing import Iterator
 import pytest
 
 from orchestrator import Executor, InlineExecutor
-from orchestrator.warm_pool import release_shared_pool, shared_pool
+from orchestrator.executors.local.warm import release_shared_pool, shared_pool
 
 
 @pytest.fixture(params=["inline", "process"])

@@ -22,7 +22,7 @@ from orchestrator import (
     execute_graph,
     execute_parallel,
 )
-from orchestrator.sinks import MemorySink
+from orchestrator.telemetry.sinks import MemorySink
 
 from . import tasks as t
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 
 from orchestrator import OrchestrationPolicy, RunTerminated, TaskSpec, execute_parallel
-from orchestrator.sinks import JsonLinesSink
+from orchestrator.telemetry.sinks import JsonLinesSink
 
 
 def main() -> int:

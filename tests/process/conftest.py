@@ -26,8 +26,8 @@ from orchestrator import (
     TaskStatus,
     execute_parallel,
 )
-from orchestrator.events import TERMINAL_EVENT_TYPES
-from orchestrator.warm_pool import release_shared_pool, shared_pool
+from orchestrator.executors.local.warm import release_shared_pool, shared_pool
+from orchestrator.telemetry.events import TERMINAL_EVENT_TYPES
 
 from .sync import Beacon, Gate, JumpClock, alive, on_ready, report_and_wait, wait_gate
 

@@ -22,7 +22,7 @@ import os
 import statistics
 
 from orchestrator import OrchestrationPolicy, TaskSpec, execute_parallel
-from orchestrator.sinks import MemorySink
+from orchestrator.telemetry.sinks import MemorySink
 
 
 def _summary(name: str, values: list[float]) -> str:

@@ -17,8 +17,8 @@ from orchestrator import (
     execute_parallel,
     iter_parallel,
 )
-from orchestrator.events import TERMINAL_EVENT_TYPES
-from orchestrator.sinks import MemorySink
+from orchestrator.telemetry.events import TERMINAL_EVENT_TYPES
+from orchestrator.telemetry.sinks import MemorySink
 
 from .conftest import JumpWhenReady, prove_full_pool, run_with_bystanders
 from .sync import Gate, alive, fail_after_gate, on_ready, wait_gone

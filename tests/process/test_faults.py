@@ -15,7 +15,7 @@ import threading
 
 import pytest
 
-from orchestrator import RetryPolicy, TaskFailedError, TaskSpec, TaskStatus
+from orchestrator import LocalPool, RetryPolicy, TaskFailedError, TaskSpec, TaskStatus
 from workers.agents import LockedError, NeedsArgsError
 
 from .conftest import JumpWhenReady, prove_full_pool, run_with_bystanders
@@ -280,8 +280,8 @@ def test_memory_limit_kills_the_task_and_retries_it(pool, tmp_path, where):
 
 def test_max_tasks_per_worker_replaces_workers_and_loses_no_task():
     from orchestrator import OrchestrationPolicy, execute_parallel
-    from orchestrator.sinks import MemorySink
-    from orchestrator.warm_pool import _shared
+    from orchestrator.executors.local.warm import _shared
+    from orchestrator.telemetry.sinks import MemorySink
 
     sink = MemorySink()
     specs = [TaskSpec(f"t{i}", os.getpid) for i in range(12)]
@@ -300,9 +300,26 @@ def test_max_tasks_per_worker_replaces_workers_and_loses_no_task():
     assert wait_gone(set(per_worker) - kept) == []
 
 
+def test_max_tasks_per_worker_reaches_a_pool_given_as_executor():
+    # The policy's setting used to reach only the shared pool: executor=LocalPool() ran all six
+    # tasks in one worker.
+    from orchestrator import OrchestrationPolicy, execute_parallel
+
+    specs = [TaskSpec(f"t{i}", os.getpid) for i in range(6)]
+    with LocalPool() as own:
+        result = execute_parallel(specs, OrchestrationPolicy(max_concurrency=1,
+                                                             max_tasks_per_worker=1),
+                                  executor=own)
+        assert result.ok
+        assert len({r.value for r in result}) == 6
+        # The pool's own setting applies again to a run whose policy leaves it unset.
+        again = execute_parallel(specs, OrchestrationPolicy(max_concurrency=1), executor=own)
+        assert len({r.value for r in again}) == 1
+
+
 def test_workers_retired_at_the_end_of_a_run_are_not_reported_in_the_next_run():
     from orchestrator import OrchestrationPolicy, execute_parallel
-    from orchestrator.sinks import MemorySink
+    from orchestrator.telemetry.sinks import MemorySink
 
     first, second = MemorySink(), MemorySink()
     specs = [TaskSpec(f"t{i}", os.getpid) for i in range(4)]
@@ -320,7 +337,7 @@ def test_attempts_queued_behind_a_dying_worker_are_requeued_uncharged(pool, tmp_
     # behind the worker that is about to die; those attempts never started and must run
     # elsewhere without being charged an attempt.
     from orchestrator import OrchestrationPolicy, execute_parallel
-    from orchestrator.executor import AttemptRequeued
+    from orchestrator.executors.base import AttemptRequeued
 
     from .sync import Gate, exit_after_gate
 

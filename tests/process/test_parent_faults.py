@@ -22,8 +22,8 @@ from orchestrator import (
     execute_parallel,
     execute_parallel_async,
 )
-from orchestrator.events import TERMINAL_EVENT_TYPES
-from orchestrator.sinks import JsonLinesSink, MemorySink
+from orchestrator.telemetry.events import TERMINAL_EVENT_TYPES
+from orchestrator.telemetry.sinks import JsonLinesSink, MemorySink
 
 from .sync import Beacon, alive, wait_gone
 

@@ -18,7 +18,7 @@ import psutil
 import pytest
 
 from orchestrator import OrchestrationPolicy, RetryPolicy, TaskSpec, iter_parallel
-from orchestrator.warm_pool import _shared, shutdown_shared_pool
+from orchestrator.executors.local.warm import _shared, shutdown_shared_pool
 
 pytestmark = [pytest.mark.process, pytest.mark.soak, pytest.mark.timeout(300)]
 

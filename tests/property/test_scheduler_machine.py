@@ -17,7 +17,7 @@ from hypothesis.stateful import (
 )
 
 from orchestrator import TaskSpec
-from orchestrator.events import TERMINAL_EVENT_TYPES
+from orchestrator.telemetry.events import TERMINAL_EVENT_TYPES
 from tests.property.strategies import dags, describe, policies
 from tests.unit.harness import Harness
 

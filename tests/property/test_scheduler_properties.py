@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from orchestrator import TaskSpec
-from orchestrator.events import TERMINAL_EVENT_TYPES
+from orchestrator.telemetry.events import TERMINAL_EVENT_TYPES
 from tests.property.strategies import OUTCOMES, dags, descendants, describe, policies
 from tests.unit.harness import Harness
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Callable
 
 from orchestrator import FakeClock, OrchestrationPolicy, RetryPolicy, TaskGraph, TaskSpec
-from orchestrator.costs import CostModel, CpuTimeCost, ReportedCost
-from orchestrator.events import Event
-from orchestrator.results import OrchestrationResult
-from orchestrator.scheduler import Scheduler
+from orchestrator.model.results import OrchestrationResult
+from orchestrator.scheduler.loop import Scheduler
+from orchestrator.telemetry.costs import CostModel, CpuTimeCost, ReportedCost
+from orchestrator.telemetry.events import Event
 from orchestrator.testing import ScriptedExecutor
 
 Scenario = Callable[[], tuple[OrchestrationResult, list[Event]]]

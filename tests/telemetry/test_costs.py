@@ -19,7 +19,7 @@ from orchestrator import (
     TaskStatus,
     execute_parallel,
 )
-from orchestrator.costs import as_cost_model
+from orchestrator.telemetry.costs import as_cost_model
 
 from .scenarios import SCENARIOS
 

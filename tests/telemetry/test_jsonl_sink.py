@@ -22,9 +22,9 @@ from orchestrator import (
     TaskSpec,
     execute_parallel,
 )
-from orchestrator.events import Event
-from orchestrator.sinks import format_event
-from orchestrator.telemetry import read_events
+from orchestrator.telemetry.events import Event
+from orchestrator.telemetry.reader import read_events
+from orchestrator.telemetry.sinks import format_event
 
 from .scenarios import SCENARIOS
 
@@ -172,8 +172,8 @@ def test_events_already_handed_over_survive_the_parent_being_killed(tmp_path):
     path = tmp_path / "killed.jsonl"
     script = (
         "import os, signal, sys\n"
-        "from orchestrator.events import Event\n"
-        "from orchestrator.sinks import JsonLinesSink\n"
+        "from orchestrator.telemetry.events import Event\n"
+        "from orchestrator.telemetry.sinks import JsonLinesSink\n"
         f"sink = JsonLinesSink({str(path)!r}, batch_size=100, writer='process')\n"
         "for i in range(1000):\n"
         "    sink(Event('task.ready', i + 1, 1.7e9, 'r', 0.0, f't{i}'))\n"

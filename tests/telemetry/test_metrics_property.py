@@ -8,11 +8,11 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from orchestrator import FakeClock, OrchestrationPolicy, RetryPolicy, TaskGraph, TaskSpec
-from orchestrator.costs import CpuTimeCost, ReportedCost
-from orchestrator.events import Event
-from orchestrator.scheduler import Scheduler
-from orchestrator.sinks import format_event
-from orchestrator.telemetry import metrics_from_events, parse_event, validate_event
+from orchestrator.scheduler.loop import Scheduler
+from orchestrator.telemetry.costs import CpuTimeCost, ReportedCost
+from orchestrator.telemetry.events import Event
+from orchestrator.telemetry.reader import metrics_from_events, parse_event, validate_event
+from orchestrator.telemetry.sinks import format_event
 from orchestrator.testing import ScriptedExecutor
 
 

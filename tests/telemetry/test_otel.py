@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E4
 from opentelemetry.trace import StatusCode  # noqa: E402
 
 from orchestrator import InlineExecutor, OrchestrationPolicy, TaskSpec, execute_parallel  # noqa: E402
-from orchestrator.otel import OtelSink, export_events  # noqa: E402
+from orchestrator.telemetry.otel import OtelSink, export_events  # noqa: E402
 
 from .scenarios import SCENARIOS  # noqa: E402
 

@@ -21,15 +21,15 @@ from orchestrator import (
     execute_graph,
     execute_parallel,
 )
-from orchestrator.costs import CpuTimeCost, ReportedCost
-from orchestrator.sinks import format_event
-from orchestrator.telemetry import (
+from orchestrator.telemetry.costs import CpuTimeCost, ReportedCost
+from orchestrator.telemetry.reader import (
     metrics_from_events,
     read_events,
     split_runs,
     summarize,
     task_results_from_events,
 )
+from orchestrator.telemetry.sinks import format_event
 
 from .scenarios import SCENARIOS
 

@@ -19,9 +19,9 @@ from orchestrator import (
     TaskSpec,
     execute_graph,
 )
-from orchestrator.events import SCHEMA_VERSION, EventType
-from orchestrator.sinks import format_event
-from orchestrator.telemetry import event_schema, validate_event
+from orchestrator.telemetry.events import SCHEMA_VERSION, EventType
+from orchestrator.telemetry.reader import event_schema, validate_event
+from orchestrator.telemetry.sinks import format_event
 
 from .scenarios import SCENARIOS
 

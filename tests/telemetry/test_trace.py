@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from orchestrator.telemetry import read_events
-from orchestrator.trace import chrome_trace, write_chrome_trace
+from orchestrator.telemetry.reader import read_events
+from orchestrator.telemetry.trace import chrome_trace, write_chrome_trace
 
 from .scenarios import SCENARIOS
 
@@ -59,7 +59,7 @@ def test_retries_and_kills_are_marked(trace):
 
 def test_written_file_is_json_and_reads_from_a_log(tmp_path, trace):
     _, events = trace
-    from orchestrator.sinks import format_event
+    from orchestrator.telemetry.sinks import format_event
 
     log = tmp_path / "run.jsonl"
     log.write_text("".join(format_event(e) + "\n" for e in events))

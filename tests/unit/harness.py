@@ -12,10 +12,10 @@ import re
 from typing import Any, Iterable
 
 from orchestrator import OrchestrationPolicy, TaskGraph, TaskSpec
-from orchestrator.results import OrchestrationResult, TaskError
-from orchestrator.scheduler import Scheduler
-from orchestrator.sinks import MemorySink
-from orchestrator.state import TaskState
+from orchestrator.model.results import OrchestrationResult, TaskError
+from orchestrator.scheduler.loop import Scheduler
+from orchestrator.scheduler.state import TaskState
+from orchestrator.telemetry.sinks import MemorySink
 from orchestrator.testing import FakeClock, ScriptedExecutor
 
 NOOP = "workers.agents:noop"

@@ -17,7 +17,7 @@ from orchestrator import (
     TaskSpec,
     execute_graph,
 )
-from orchestrator.sinks import MemorySink
+from orchestrator.telemetry.sinks import MemorySink
 from orchestrator.testing import FakeClock
 
 

@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from orchestrator import InlineExecutor, OrchestrationPolicy, RetryPolicy, execute_graph
-from orchestrator.events import TERMINAL_EVENT_TYPES, Event
+from orchestrator.telemetry.events import TERMINAL_EVENT_TYPES, Event
 from orchestrator.testing import FakeClock
 from tests.unit.harness import Harness, t
 
@@ -137,6 +137,23 @@ def test_every_task_gets_exactly_one_terminal_event_and_seq_increases() -> None:
     for e in events:
         if e.type in TERMINAL_EVENT_TYPES:
             assert e.type == f"task.{statuses[e.task_id]}"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["retained", "streaming"])
+def test_event_seq_is_gap_free_from_one(stream: bool) -> None:
+    # Streaming runs used to take each task's submission number from the event counter, so
+    # iter_parallel's events were numbered 1, 3, 5, 6, 7, 9...
+    from orchestrator import MemorySink, TaskSpec, execute_parallel, iter_parallel
+
+    sink = MemorySink()
+    specs = [TaskSpec(f"t{i}", "workers.agents:noop") for i in range(6)]
+    policy = OrchestrationPolicy(max_concurrency=2)
+    if stream:
+        assert len(list(iter_parallel(specs, policy, executor=InlineExecutor(),
+                                      on_event=sink))) == 6
+    else:
+        assert execute_parallel(specs, policy, executor=InlineExecutor(), on_event=sink).ok
+    assert [e.seq for e in sink.events] == list(range(1, len(sink.events) + 1))
 
 
 def test_run_finished_reports_the_counts() -> None:

@@ -15,7 +15,7 @@ from orchestrator import (
     TaskGraph,
     TaskSpec,
 )
-from orchestrator.graph import resolve_estimates
+from orchestrator.model.graph import resolve_estimates
 from tests.unit.harness import NOOP, exactly, t
 
 # -- validation --------------------------------------------------------------------------------

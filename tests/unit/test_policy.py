@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from orchestrator import OrchestrationPolicy, PolicyError, RetryPolicy
-from orchestrator.executor import error_from_tuple
-from orchestrator.results import TaskError
+from orchestrator.executors.base import error_from_tuple
+from orchestrator.model.results import TaskError
 from tests.unit.harness import exactly
 from workers.capture import capture
 

@@ -13,7 +13,7 @@ from orchestrator import (
     TaskStatus,
     execute_graph,
 )
-from orchestrator.results import RemoteTraceback
+from orchestrator.model.results import RemoteTraceback
 from orchestrator.testing import FakeClock
 from tests.unit.harness import Harness, exactly, t
 

@@ -18,7 +18,7 @@ from orchestrator import (
     execute_parallel,
     iter_parallel,
 )
-from orchestrator.events import TERMINAL_EVENT_TYPES
+from orchestrator.telemetry.events import TERMINAL_EVENT_TYPES
 from orchestrator.testing import FakeClock
 from tests.unit.harness import NOOP, Harness, exactly, t
 

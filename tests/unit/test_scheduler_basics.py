@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from orchestrator import OrchestrationPolicy, Ref, RetryPolicy, TaskGraph, TaskSpec, TaskStatus
-from orchestrator.events import Event
-from orchestrator.scheduler import Scheduler
+from orchestrator.scheduler.loop import Scheduler
+from orchestrator.telemetry.events import Event
 from orchestrator.testing import ScriptedExecutor
 
 

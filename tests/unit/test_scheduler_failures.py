@@ -4,7 +4,7 @@ unpicklable arguments and memory limits."""
 from __future__ import annotations
 
 from orchestrator import Ref, RetryPolicy, TaskSpec, TaskStatus
-from orchestrator.results import TaskError
+from orchestrator.model.results import TaskError
 from tests.unit.harness import NOOP, Harness, t
 
 

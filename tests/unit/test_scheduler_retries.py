@@ -125,7 +125,7 @@ def test_a_retry_is_scheduled_only_if_it_would_start_before_the_global_timeout(
 
 
 def test_reports_add_up_over_attempts_so_a_failed_try_still_costs() -> None:
-    from orchestrator.costs import ReportedCost
+    from orchestrator.telemetry.costs import ReportedCost
 
     h = Harness([t("a", retry=RetryPolicy(max_attempts=2))], workers=1)
     h.fail("a", "overloaded", reports={"cost": 1.5, "tokens": 10, "model": "small"})

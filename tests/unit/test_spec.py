@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from orchestrator import Ref, RetryPolicy, SpecError, TaskSpec
-from orchestrator.spec import find_refs, substitute_refs
+from orchestrator.model.spec import find_refs, substitute_refs
 from tests.unit.harness import NOOP, exactly
 
 

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from orchestrator.results import TaskStatus
-from orchestrator.state import ALLOWED, TERMINAL, InvalidTransition, TaskRecord, TaskState
+from orchestrator.model.results import TaskStatus
+from orchestrator.scheduler.state import ALLOWED, TERMINAL, InvalidTransition, TaskRecord, TaskState
 from tests.unit.harness import exactly, t
 
 S = TaskState

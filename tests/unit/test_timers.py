@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.timers import TimerHeap
+from orchestrator.scheduler.timers import TimerHeap
 
 
 def test_timers_fire_earliest_first_and_only_when_due() -> None:

@@ -1,6 +1,6 @@
 """One event as one compact JSON line.
 
-Standard library only, on purpose: the JSON Lines writer process (``_jsonl_writer.py``) loads
+Standard library only, on purpose: the JSON Lines writer process (``jsonl_writer.py``) loads
 this file by path, without importing the ``orchestrator`` package (whose import pulls in the
 pool, loky and psutil, and would cost the writer ~150 ms to start).
 

@@ -15,7 +15,7 @@ import re
 import time
 from typing import Any
 
-from .context import current_task
+from ..context import current_task
 
 __all__ = ["TransientError", "classify", "LABELS", "PRICE_PER_1K_TOKENS"]
 

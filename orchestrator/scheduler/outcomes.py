@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from .policy import OrchestrationPolicy
-from .results import TaskError, TaskResult
+from ..model.policy import OrchestrationPolicy
+from ..model.results import TaskError, TaskResult
 from .state import TaskRecord
 
 __all__ = [

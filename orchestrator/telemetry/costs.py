@@ -24,8 +24,8 @@ import math
 import warnings
 from typing import Callable, Protocol, Sequence, Union, runtime_checkable
 
-from .errors import PolicyError
-from .results import TaskResult
+from ..model.errors import PolicyError
+from ..model.results import TaskResult
 
 __all__ = ["CostModel", "CostAdapter", "CpuTimeCost", "ReportedCost", "SumCost", "as_cost_model"]
 

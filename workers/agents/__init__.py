@@ -2,7 +2,9 @@
 
 Each is an ordinary function, importable as ``"workers.agents:<name>"``. The fault agents
 (``crash``, ``hang``, ``ignore_sigterm``, ...) exist so the fault-tolerance claims can be shown on
-real processes.
+real processes. The demo workloads of the examples live beside them and load on demand:
+``analysis`` (the standard library's sources), ``montecarlo``, and ``model_stub`` (a stand-in for
+a paid model call).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 import time
 from typing import Any
 
-from .context import current_task
+from ..context import current_task
 
 __all__ = [
     "burn_cpu", "sleep", "echo", "add", "fail", "flaky", "crash", "hang", "busy_hang",

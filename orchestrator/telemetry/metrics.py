@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping, Sequence
 
-from .results import RunMetrics, TaskResult
+from ..model.results import RunMetrics, TaskResult
 
 __all__ = ["compute_metrics", "critical_path_time"]
 

@@ -51,9 +51,10 @@ from workers.protocol import (
     RUN,
 )
 
-from .clock import Clock, MonotonicClock
-from .errors import PoolError
-from .executor import (
+from ...clock import Clock, MonotonicClock
+from ...model.errors import PoolError
+from ...model.results import TaskError
+from ..base import (
     Attempt,
     AttemptFinished,
     AttemptLost,
@@ -64,9 +65,8 @@ from .executor import (
     WorkerStarted,
     error_from_tuple,
 )
+from ..pickling import SerializationError, dumps, dumps_callable, find_unpicklable
 from .kill import kill_tree, signal_name
-from .pickling import SerializationError, dumps, dumps_callable, find_unpicklable
-from .results import TaskError
 
 __all__ = ["LocalPool", "close_all_pools"]
 
@@ -118,6 +118,7 @@ class LocalPool:
         self._ctx = get_context(context)
         self._size = max_workers or 0
         self.max_tasks_per_worker = max_tasks_per_worker
+        self._task_limit = max_tasks_per_worker  # this run's: the policy's, else the pool's
         self._spare_target = spare_workers
         self._want_spares = False
         self._deaths: Deque[float] = collections.deque(maxlen=256)  # when workers were lost
@@ -169,10 +170,12 @@ class LocalPool:
         """Pids of the pool's other processes (its reaper)."""
         return [] if self._reaper is None else [self._reaper.pid]
 
-    def open(self, clock: Clock, size: int) -> None:
+    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None) -> None:
         if self._closed:
             raise PoolError("this LocalPool is closed")
         self._clock = clock
+        self._task_limit = (max_tasks_per_worker if max_tasks_per_worker is not None
+                            else self.max_tasks_per_worker)
         if size < 1:
             raise PoolError(f"a pool needs at least 1 worker, got {size}")
         while len(self._slots) > size:
@@ -469,7 +472,7 @@ class LocalPool:
             return best
         if len(attempt.prepared) > QUEUE_LIMIT_BYTES:
             return None
-        limit = self.max_tasks_per_worker
+        limit = self._task_limit
         for slot in self._slots:
             if slot is None or slot.killing or slot.retiring:
                 continue
@@ -531,7 +534,7 @@ class LocalPool:
                                             peak, reports))
         if slot.killing:
             return  # the kill won the race to the result; the death is reported separately
-        limit = self.max_tasks_per_worker
+        limit = self._task_limit
         if limit is not None and slot.done >= limit and not slot.queue:
             self._replace(slot, retire=True)
         elif slot.queue:

@@ -13,10 +13,10 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any, Deque, Mapping, Protocol, Union
 
-from .clock import Clock
+from ..clock import Clock
+from ..model.results import TaskError
+from ..model.spec import TaskFn
 from .pickling import SerializationError
-from .results import TaskError
-from .spec import TaskFn
 
 __all__ = [
     "Attempt", "AttemptStarted", "AttemptFinished", "AttemptLost", "AttemptRequeued",
@@ -112,8 +112,12 @@ class Executor(Protocol):
         """How many attempts can run at once."""
         ...
 
-    def open(self, clock: Clock, size: int) -> None:
-        """Be ready to run ``size`` attempts at once; reuse what is already running."""
+    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None) -> None:
+        """Be ready to run ``size`` attempts at once; reuse what is already running.
+
+        ``max_tasks_per_worker``: the run's policy (replace a worker after that many attempts);
+        None keeps the executor's own setting.
+        """
         ...
 
     def prepare(self, attempt: Attempt) -> None:
@@ -186,7 +190,7 @@ class InlineExecutor:
     def capacity(self) -> int:
         return self._capacity
 
-    def open(self, clock: Clock, size: int) -> None:
+    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None) -> None:
         self._clock = clock
         self._capacity = size
 

@@ -41,10 +41,8 @@ import uuid
 import warnings
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from .clock import Clock
-from .errors import DuplicateTaskError, SpecError
-from .events import SCHEMA_VERSION, Event, EventHandler, EventType
-from .executor import (
+from ..clock import Clock
+from ..executors.base import (
     Attempt,
     AttemptFinished,
     AttemptLost,
@@ -55,8 +53,14 @@ from .executor import (
     WorkerExited,
     WorkerStarted,
 )
-from .graph import TaskGraph
-from .metrics import compute_metrics
+from ..executors.pickling import SerializationError
+from ..model.errors import DuplicateTaskError, SpecError
+from ..model.graph import TaskGraph
+from ..model.policy import OrchestrationPolicy
+from ..model.results import OrchestrationResult, TaskError, TaskResult
+from ..model.spec import TaskSpec, substitute_refs
+from ..telemetry.events import SCHEMA_VERSION, Event, EventHandler, EventType
+from ..telemetry.metrics import compute_metrics
 from .outcomes import (
     MEMORY_PEAK_KEY,
     cancelled_error,
@@ -67,15 +71,11 @@ from .outcomes import (
     task_result,
     upstream_error,
 )
-from .pickling import SerializationError
-from .policy import OrchestrationPolicy
-from .results import OrchestrationResult, TaskError, TaskResult
-from .spec import TaskSpec, substitute_refs
 from .state import TaskRecord, TaskState
 from .timers import TimerHeap
 
 if TYPE_CHECKING:
-    from .costs import CostModel
+    from ..telemetry.costs import CostModel
 
 __all__ = ["Scheduler", "PREFETCH_BELOW_S"]
 
@@ -119,6 +119,7 @@ class Scheduler:
         self._handler = on_event
         self._seq = itertools.count(1)
         self._tickets = itertools.count(1)
+        self._admitted = itertools.count()  # submission order of pulled tasks
         self._records: dict[str, TaskRecord] = {}
         self._ready: list[tuple[Any, ...]] = []
         self._by_ticket: dict[int, TaskRecord] = {}
@@ -326,7 +327,7 @@ class Scheduler:
             rank = spec.estimate
         else:
             rank = self._estimate_sum / self._estimate_count if self._estimate_count else 1.0
-        rec = TaskRecord(spec, len(self._records) if self.retain else next(self._seq), rank, ())
+        rec = TaskRecord(spec, next(self._admitted), rank, ())
         if not self.retain and spec.id in self._records:
             raise DuplicateTaskError(spec.id, f"duplicate task id {spec.id!r} while it is running")
         self._records[spec.id] = rec

@@ -44,7 +44,7 @@ def chrome_trace(events: Iterable[Event], run_id: str | None = None) -> dict[str
 
     ``run_id`` picks a run when ``events`` hold several; without it, the first run's events.
     """
-    from .telemetry import split_runs
+    from .reader import split_runs
 
     runs = split_runs(events)
     if not runs:

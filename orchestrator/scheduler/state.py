@@ -12,8 +12,8 @@ from __future__ import annotations
 import enum
 from typing import Any, Final, Mapping
 
-from .results import TaskError, TaskStatus
-from .spec import TaskSpec
+from ..model.results import TaskError, TaskStatus
+from ..model.spec import TaskSpec
 
 __all__ = ["TaskState", "TERMINAL", "InvalidTransition", "TaskRecord"]
 

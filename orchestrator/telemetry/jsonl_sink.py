@@ -15,7 +15,7 @@ dispatch and every CPU is busy):
     file. Measured +28-39% wall on no-op tasks (list.append alone: 0-2%).
 ``"process"``
     pickles the batch as plain tuples (0.2 µs an event) into a 1 MiB pipe; a writer process
-    (``_jsonl_writer.py``, a fresh ``python -I -S``) formats and writes. The loop does less,
+    (``jsonl_writer.py``, a fresh ``python -I -S``) formats and writes. The loop does less,
     but on 2 CPUs the writer's CPU (~4 µs an event) is taken from the workers and the loop:
     measured +42-83% wall on no-op tasks; running the writer at SCHED_IDLE, or waking it only
     every 0.1 s, did not change that.
@@ -41,12 +41,12 @@ import threading
 import time
 from typing import IO, Any, Union
 
-from ._jsonline import format_record
 from .events import Event
+from .jsonl_format import format_record
 
 __all__ = ["JsonLinesSink", "SinkError"]
 
-_WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_jsonl_writer.py")
+_WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jsonl_writer.py")
 _HEADER = struct.Struct("<I")
 _ACK = struct.Struct("<QI")
 _F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe lets the writer lag a little without stalling us

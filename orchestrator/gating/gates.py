@@ -17,12 +17,12 @@ import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Union
 
-from .errors import PolicyError, SpecError
+from ..model.errors import PolicyError, SpecError
 
 if TYPE_CHECKING:
-    from .policy import RetryPolicy
-    from .results import OrchestrationResult
-    from .spec import TaskFn
+    from ..model.policy import RetryPolicy
+    from ..model.results import OrchestrationResult
+    from ..model.spec import TaskFn
 
 __all__ = [
     "GateVerdict", "Gate", "gate_name", "run_gate", "coerce_verdict", "WorkerGate", "in_worker",
@@ -97,7 +97,7 @@ class WorkerGate:
     retry: RetryPolicy | None = None
 
     def __post_init__(self) -> None:
-        from .policy import RetryPolicy
+        from ..model.policy import RetryPolicy
 
         if not (callable(self.fn) or isinstance(self.fn, str)):
             raise SpecError(f"in_worker: fn must be callable or an import path, got {self.fn!r}")

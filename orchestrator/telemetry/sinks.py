@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable, Sequence
 
-from ._jsonline import format_record
 from .events import Event
+from .jsonl_format import format_record
 from .jsonl_sink import JsonLinesSink, SinkError
 
 __all__ = [

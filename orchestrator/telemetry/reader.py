@@ -2,7 +2,7 @@
 
 This is the contract that lets another program consume our runs::
 
-    events = read_events("run.jsonl")            # validated against schemas/events.schema.json
+    events = read_events("run.jsonl")            # validated against events.schema.json
     metrics = metrics_from_events(events)        # == result.metrics of the run that wrote it
     for summary in summarize("run.jsonl"):
         print(summary.render())
@@ -26,11 +26,11 @@ from functools import lru_cache
 from importlib import resources
 from typing import IO, Any, Iterable, Mapping, Sequence, Union
 
-from ._jsonline import iso_utc
-from .errors import EventLogError
+from ..model.errors import EventLogError
+from ..model.results import RunMetrics, TaskError, TaskResult, TaskStatus
 from .events import SCHEMA_VERSION, TERMINAL_EVENT_TYPES, Event, EventType
+from .jsonl_format import iso_utc
 from .metrics import compute_metrics
-from .results import RunMetrics, TaskError, TaskResult, TaskStatus
 
 __all__ = [
     "read_events", "parse_event", "event_schema", "validate_event", "split_runs",
@@ -51,7 +51,7 @@ _STATUS_OF: Mapping[str, TaskStatus] = {
 @lru_cache(maxsize=1)
 def event_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of one event, shipped as package data."""
-    text = resources.files("orchestrator").joinpath("schemas/events.schema.json").read_text(
+    text = resources.files("orchestrator.telemetry").joinpath("events.schema.json").read_text(
         encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema

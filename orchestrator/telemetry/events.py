@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Final, Mapping, NamedTuple
 
-from ._jsonline import iso_utc
-from .results import TaskError
+from ..model.results import TaskError
+from .jsonl_format import iso_utc
 
 __all__ = ["SCHEMA_VERSION", "EventType", "Event", "EventHandler", "TERMINAL_EVENT_TYPES"]
 

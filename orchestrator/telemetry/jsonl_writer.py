@@ -1,6 +1,6 @@
 """The JSON Lines writer process: formats event batches sent by ``JsonLinesSink`` and writes them.
 
-Run by path in a fresh interpreter (``python -I -S _jsonl_writer.py IN_FD OUT_FD ACK_FD
+Run by path in a fresh interpreter (``python -I -S jsonl_writer.py IN_FD OUT_FD ACK_FD
 SYS_PATH_JSON``); it must start fast, so it does not import ``orchestrator`` (whose
 ``__init__`` pulls in the pool, loky and psutil), only the formatter beside it.
 
@@ -21,10 +21,10 @@ import sys
 from typing import IO, Any
 
 try:
-    from ._jsonline import format_record
+    from .jsonl_format import format_record
 except ImportError:  # run by path: -I leaves this file's directory off sys.path
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from _jsonline import format_record  # type: ignore[import-not-found,no-redef]
+    from jsonl_format import format_record  # type: ignore[import-not-found,no-redef]
 
 _HEADER = struct.Struct("<I")
 _ACK = struct.Struct("<QI")
@@ -47,7 +47,7 @@ class _Stand_in:
 
 
 class _TaskError(_Stand_in):
-    """``orchestrator.results.TaskError`` as a plain object; ``to_dict`` as the original's."""
+    """``orchestrator.model.results.TaskError`` as a plain object; ``to_dict`` as the original's."""
 
     def to_dict(self) -> dict[str, Any]:
         d = self.__dict__

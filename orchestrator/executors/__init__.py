@@ -1,0 +1,3 @@
+"""The seam between the scheduler and whatever runs attempts: the protocol and its events
+(``base``), and the implementations: ``local`` (worker processes, the default), ``inline``
+(in this process, for debugging) and ``scripted`` (tests and simulation decide every outcome)."""
