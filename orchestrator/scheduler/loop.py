@@ -59,7 +59,7 @@ from ..model.graph import TaskGraph
 from ..model.policy import OrchestrationPolicy
 from ..model.results import OrchestrationResult, TaskError, TaskResult
 from ..model.spec import TaskSpec, substitute_refs
-from ..telemetry.events import SCHEMA_VERSION, Event, EventHandler, EventType
+from ..telemetry.events import SCHEMA_VERSION, TERMINAL_EVENT, Event, EventHandler, EventType
 from ..telemetry.metrics import compute_metrics
 from .outcomes import (
     MEMORY_PEAK_KEY,
@@ -579,8 +579,9 @@ class Scheduler:
         self._completed.append(rec)
         if self._handler is not None:
             deps = self._graph.deps(rec.id) if self._graph is not None else ()
-            self._emit(_TERMINAL_EVENT[state], rec, pid=rec.worker_pid, duration=rec.duration,
-                       error=rec.error, reason=rec.error.kind if rec.error else None,
+            self._emit(TERMINAL_EVENT[state.status()], rec, pid=rec.worker_pid,
+                       duration=rec.duration, error=rec.error,
+                       reason=rec.error.kind if rec.error else None,
                        data=task_facts(rec, deps))
         if (state in (S.FAILED, S.TIMED_OUT) and self.policy.cancellation == "cascading"
                 and self._stopping is None):
@@ -855,11 +856,3 @@ class Scheduler:
 
 
 _new_event = tuple.__new__
-
-_TERMINAL_EVENT: dict[TaskState, str] = {
-    S.SUCCEEDED: EventType.TASK_SUCCEEDED,
-    S.FAILED: EventType.TASK_FAILED,
-    S.TIMED_OUT: EventType.TASK_TIMED_OUT,
-    S.CANCELLED: EventType.TASK_CANCELLED,
-    S.SKIPPED: EventType.TASK_SKIPPED,
-}

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Final, Mapping, NamedTuple
 
-from ..model.results import TaskError
+from ..model.results import TaskError, TaskStatus
 from .jsonl_format import iso_utc
 
-__all__ = ["SCHEMA_VERSION", "EventType", "Event", "EventHandler", "TERMINAL_EVENT_TYPES"]
+__all__ = [
+    "SCHEMA_VERSION", "EventType", "Event", "EventHandler", "TERMINAL_EVENT",
+    "STATUS_OF_EVENT", "TERMINAL_EVENT_TYPES",
+]
 
 SCHEMA_VERSION: Final = 1
 
@@ -45,10 +48,16 @@ class EventType:
     )
 
 
-TERMINAL_EVENT_TYPES: Final = frozenset({
-    EventType.TASK_SUCCEEDED, EventType.TASK_FAILED, EventType.TASK_TIMED_OUT,
-    EventType.TASK_CANCELLED, EventType.TASK_SKIPPED,
-})
+# Each terminal status has one event type, and each terminal event type one status.
+TERMINAL_EVENT: Final[Mapping[TaskStatus, str]] = {
+    TaskStatus.SUCCEEDED: EventType.TASK_SUCCEEDED,
+    TaskStatus.FAILED: EventType.TASK_FAILED,
+    TaskStatus.TIMED_OUT: EventType.TASK_TIMED_OUT,
+    TaskStatus.CANCELLED: EventType.TASK_CANCELLED,
+    TaskStatus.SKIPPED: EventType.TASK_SKIPPED,
+}
+STATUS_OF_EVENT: Final[Mapping[str, TaskStatus]] = {t: s for s, t in TERMINAL_EVENT.items()}
+TERMINAL_EVENT_TYPES: Final = frozenset(STATUS_OF_EVENT)
 
 
 class Event(NamedTuple):

@@ -27,8 +27,8 @@ from importlib import resources
 from typing import IO, Any, Iterable, Mapping, Sequence, Union
 
 from ..model.errors import EventLogError
-from ..model.results import RunMetrics, TaskError, TaskResult, TaskStatus
-from .events import SCHEMA_VERSION, TERMINAL_EVENT_TYPES, Event, EventType
+from ..model.results import RunMetrics, TaskError, TaskResult
+from .events import SCHEMA_VERSION, STATUS_OF_EVENT, TERMINAL_EVENT_TYPES, Event, EventType
 from .jsonl_format import iso_utc
 from .metrics import compute_metrics
 
@@ -39,13 +39,6 @@ __all__ = [
 
 Source = Union[str, "os.PathLike[str]", IO[str]]
 
-_STATUS_OF: Mapping[str, TaskStatus] = {
-    EventType.TASK_SUCCEEDED: TaskStatus.SUCCEEDED,
-    EventType.TASK_FAILED: TaskStatus.FAILED,
-    EventType.TASK_TIMED_OUT: TaskStatus.TIMED_OUT,
-    EventType.TASK_CANCELLED: TaskStatus.CANCELLED,
-    EventType.TASK_SKIPPED: TaskStatus.SKIPPED,
-}
 
 
 @lru_cache(maxsize=1)
@@ -219,7 +212,7 @@ def task_results_from_events(events: Iterable[Event], run_id: str | None = None,
         elif e.type in TERMINAL_EVENT_TYPES:
             facts = _data(e)
             out[tid] = TaskResult(
-                id=tid, status=_STATUS_OF[e.type], error=e.error, attempts=e.attempt or 0,
+                id=tid, status=STATUS_OF_EVENT[e.type], error=e.error, attempts=e.attempt or 0,
                 started_at=started.get(tid), finished_at=e.elapsed, duration=e.duration,
                 worker_pid=e.pid, retry_delays=tuple(delays.get(tid, ())),
                 busy_time=float(facts.get("busy_time", 0.0)), cpu_time=facts.get("cpu_time"),
