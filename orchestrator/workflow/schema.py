@@ -16,14 +16,13 @@ import difflib
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Callable, Iterable, Mapping
-
-from jsonschema import Draft202012Validator
-from jsonschema.protocols import Validator
-from jsonschema.validators import extend
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .documents import Document
 from .problems import Path, Problem
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 __all__ = ["load_schema", "check_schema", "SCHEMA_FILE"]
 
@@ -32,12 +31,6 @@ SCHEMA_FILE = "workflow.schema.json"
 _NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
           "integer": "an integer", "number": "a number", "boolean": "true or false",
           "null": "null"}
-
-# JSON Schema counts 2.0 as an integer; the library's fields take Python ints only.
-_INTEGER = Draft202012Validator.TYPE_CHECKER.redefine(
-    "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
-_Validator = extend(Draft202012Validator, type_checker=_INTEGER)  # type: ignore[no-untyped-call]
-
 
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
@@ -49,7 +42,15 @@ def load_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Validator:
-    validator: Validator = _Validator(load_schema())
+    """The schema's validator (jsonschema is imported on first use: ``--help`` does not)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
+
+    # JSON Schema counts 2.0 as an integer; the library's fields take Python ints only.
+    types = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    cls = extend(Draft202012Validator, type_checker=types)  # type: ignore[no-untyped-call]
+    validator: Validator = cls(load_schema())
     return validator
 
 
