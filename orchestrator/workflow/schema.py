@@ -32,6 +32,7 @@ _NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
           "integer": "an integer", "number": "a number", "boolean": "true or false",
           "null": "null"}
 
+
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
     """The schema shipped with the package."""
@@ -42,7 +43,7 @@ def load_schema() -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def _validator() -> Validator:
-    """The schema's validator (jsonschema is imported on first use: ``--help`` does not)."""
+    """The schema's validator; jsonschema is imported on first use, so ``--help`` skips it."""
     from jsonschema import Draft202012Validator
     from jsonschema.validators import extend
 
