@@ -1,16 +1,19 @@
-"""The ``orchestrator`` command line (click): ``run``, ``validate``, ``graph``, ``schema``.
+"""The ``orchestrator`` command line (click): ``run``, ``validate``, ``graph``, ``schema``,
+``events summarize``.
 
     orchestrator run examples/analysis.yaml --max-concurrency 4
     python -m orchestrator validate flow.toml
 
-``app`` holds the group and the error boundary (exit codes), ``run`` the run command,
-``policy_options`` one option per policy field, ``progress`` the live display, ``report`` the
-summary and the result JSON, ``drawing`` the graph formats.
+``app`` holds the group, the error boundary and the exit codes; one module per command
+(``run``, ``validate``, ``graph``, ``schema``, ``events``); ``policy_options`` one option per
+policy field, ``progress`` the live display, ``summary`` the summary table and the result JSON,
+``drawing`` the graph formats.
 """
 
 from __future__ import annotations
 
-from . import run as _run  # noqa: F401  (registers the `run` command on the group)
+# Importing a command's module registers it on the group.
+from . import events, graph, run, schema, validate  # noqa: F401
 from .app import cli, main
 
 __all__ = ["cli", "main"]

@@ -1,15 +1,19 @@
-"""The ``orchestrator`` command group and its error boundary.
+"""The ``orchestrator`` command group, its error boundary and its exit codes.
 
 Every command runs inside ``OrchestratorGroup.invoke``, which turns what escapes into one
 ``Error: ...`` line on stderr and an exit code, with no traceback unless ``--debug``:
 the library's ``OrchestratorError`` -> its ``exit_code`` (2 for bad input); Ctrl-C -> 130 and
 SIGTERM during a run -> 143 (click would turn ``KeyboardInterrupt`` into exit 1); anything else
 is a bug -> 1. Usage errors stay click's (exit 2, with the usage line).
+
+A run that ends exits with ``exit_code(result)``: 0 every task succeeded and every gate passed;
+1 a task failed, timed out, was cancelled or skipped (this wins over a gate, whose verdict then
+follows from the failure); 3 a gate (or the merge) rejected the run; 130 / 143 interrupted by
+SIGINT / SIGTERM. The codes 1, 2 and 3 are those of the library's errors.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import traceback
 from typing import Any, Callable, Sequence, TypeVar
@@ -18,15 +22,38 @@ import click
 
 from .. import __version__
 from ..interrupts import RunTerminated
-from ..model.errors import OrchestratorError
-from ..workflow import WorkflowError, check_imports, load_schema, load_workflow
-from .drawing import FORMATS, draw
-from .report import EXIT_SIGINT, EXIT_SIGTERM, EXIT_TASK_FAILED, plural
+from ..model.errors import GateRejected, OrchestratorError, TaskFailedError
+from ..model.results import OrchestrationResult
+from ..workflow import WorkflowError
 
-__all__ = ["cli", "main", "debug_option"]
+__all__ = ["cli", "main", "debug_option", "exit_code", "interrupt_code", "EXIT_OK",
+           "EXIT_TASK_FAILED", "EXIT_GATE_REJECTED", "EXIT_SIGINT", "EXIT_SIGTERM"]
+
+EXIT_OK = 0
+EXIT_TASK_FAILED = TaskFailedError.exit_code
+EXIT_GATE_REJECTED = GateRejected.exit_code
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+_EXIT_BUG = 1  # what escaped is not the library's error: click's code for an error
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DEBUG = "orchestrator.debug"
+
+
+def exit_code(result: OrchestrationResult, interrupted_by: int | None = None) -> int:
+    """The exit code for ``result``; ``interrupted_by`` is 130 or 143 when a signal stopped it."""
+    if interrupted_by is not None:
+        return interrupted_by
+    if any(not r.ok for r in result):
+        return EXIT_TASK_FAILED
+    if any(not g.passed for g in result.gates):
+        return EXIT_GATE_REJECTED
+    return EXIT_OK
+
+
+def interrupt_code(exc: KeyboardInterrupt) -> int:
+    """143 when SIGTERM stopped the run (``RunTerminated``), else 130."""
+    return EXIT_SIGTERM if isinstance(exc, RunTerminated) else EXIT_SIGINT
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -56,15 +83,14 @@ class OrchestratorGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, BrokenPipeError):
             raise
         except KeyboardInterrupt as exc:
-            code = EXIT_SIGTERM if isinstance(exc, RunTerminated) else EXIT_SIGINT
-            _fail(ctx, ["interrupted"], code, exc)
+            _fail(ctx, ["interrupted"], interrupt_code(exc), exc)
         except WorkflowError as exc:
             _fail(ctx, [str(p) for p in exc.problems], exc.exit_code, exc)
         except OrchestratorError as exc:
             _fail(ctx, [str(exc)], exc.exit_code, exc)
         except Exception as exc:
             hint = "" if ctx.meta.get(_DEBUG) else " (--debug shows the traceback)"
-            _fail(ctx, [f"unexpected {type(exc).__name__}: {exc}{hint}"], EXIT_TASK_FAILED, exc)
+            _fail(ctx, [f"unexpected {type(exc).__name__}: {exc}{hint}"], _EXIT_BUG, exc)
         return None
 
 
@@ -82,79 +108,6 @@ def cli() -> None:
     The workflow format is described in docs/workflow.md (`orchestrator schema` prints its
     JSON Schema).
     """
-
-
-@cli.command()
-@click.argument("workflow", type=click.Path())
-@debug_option
-def validate(workflow: str) -> None:
-    """Check WORKFLOW without running anything.
-
-    Reports every problem with the file and the place: syntax, unknown fields, wrong types,
-    values the library rejects, duplicate ids, missing dependencies, cycles, and import paths
-    that do not resolve from the current directory. Exit code 0 when valid, 2 when not.
-    """
-    wf = load_workflow(workflow)
-    problems = check_imports(wf)
-    if problems:
-        raise WorkflowError(problems)
-    graph = wf.graph
-    edges = sum(len(graph.deps(tid)) for tid in graph.specs)
-    hooks = []
-    if wf.merge:
-        hooks.append(f"merge {wf.merge}")
-    hooks += [f"gate {g}" for g in wf.gates]
-    extra = f"; {', '.join(hooks)}" if hooks else ""
-    click.echo(f"{workflow}: valid: {plural(len(graph), 'task')}, "
-               f"{plural(edges, 'dependency', 'dependencies')}, "
-               f"max concurrency {wf.policy.max_concurrency}{extra}")
-
-
-@cli.command()
-@click.argument("workflow", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="text",
-              show_default=True, help="Plain text, a Mermaid flowchart or Graphviz DOT.")
-@debug_option
-def graph(workflow: str, fmt: str) -> None:
-    """Print the dependency graph of WORKFLOW (edges go from a dependency to its dependent)."""
-    click.echo(draw(load_workflow(workflow).graph, fmt), nl=False)
-
-
-@cli.command()
-@debug_option
-def schema() -> None:
-    """Print the workflow file's JSON Schema (for editors and linters)."""
-    click.echo(json.dumps(load_schema(), indent=2))
-
-
-@cli.group()
-def events() -> None:
-    """Read event logs (JSON Lines, as written by `run --events`)."""
-
-
-@events.command()
-@click.argument("path", type=click.Path(allow_dash=True))
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the summaries as JSON instead of text.")
-@click.option("--top", type=click.IntRange(min=0), default=5, show_default=True,
-              help="How many of the slowest tasks to name.")
-@debug_option
-def summarize(path: str, as_json: bool, top: int) -> None:
-    """Summarise the run(s) in the event log PATH (`-` reads standard input).
-
-    Statuses, failures, gates and the run's metrics, recomputed from the log alone, so a log
-    written by another machine or another program tells the same story. Exit code 2 when the
-    log is malformed (the message names the line).
-    """
-    from ..telemetry.reader import summarize as summarize_log
-
-    runs = summarize_log(path, top=top)
-    if as_json:
-        click.echo(json.dumps([run.to_dict() for run in runs], indent=2))
-    elif not runs:
-        click.echo(f"{path}: no runs in this log")
-    else:
-        click.echo("\n\n".join(run.render() for run in runs))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -18,17 +18,13 @@ import time
 from dataclasses import dataclass
 from typing import IO, Callable
 
-from ..telemetry.events import Event, EventType
+from ..model.results import TaskStatus
+from ..telemetry.events import STATUS_OF_EVENT, Event, EventType
 
 __all__ = ["RunTracker", "Snapshot", "LiveDisplay", "render", "format_clock"]
 
-_BAD = frozenset({"failed", "timed_out"})
-_DROPPED = frozenset({"skipped", "cancelled"})
-_TERMINAL_STATUS = {
-    EventType.TASK_SUCCEEDED: "succeeded", EventType.TASK_FAILED: "failed",
-    EventType.TASK_TIMED_OUT: "timed_out", EventType.TASK_CANCELLED: "cancelled",
-    EventType.TASK_SKIPPED: "skipped",
-}
+_BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT})
+_DROPPED = frozenset({TaskStatus.SKIPPED, TaskStatus.CANCELLED})
 
 
 @dataclass(frozen=True)
@@ -69,10 +65,10 @@ class RunTracker:
             elif kind == EventType.TASK_RETRY_SCHEDULED:
                 self._retries += 1
                 self._running.pop(event.task_id or "", None)
-            elif kind in _TERMINAL_STATUS:
+            elif kind in STATUS_OF_EVENT:
                 self._running.pop(event.task_id or "", None)
                 self._done += 1
-                status = _TERMINAL_STATUS[kind]
+                status = STATUS_OF_EVENT[kind]
                 self._failed += status in _BAD
                 self._dropped += status in _DROPPED
 

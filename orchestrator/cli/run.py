@@ -20,7 +20,7 @@ from typing import IO, Any, Callable, Iterator
 import click
 
 from ..api import execute_graph
-from ..interrupts import RunTerminated, partial_result
+from ..interrupts import partial_result
 from ..model.results import OrchestrationResult
 from ..telemetry.costs import CostModel, CpuTimeCost, ReportedCost
 from ..telemetry.sinks import JsonLinesSink
@@ -33,19 +33,10 @@ from ..workflow import (
     load_workflow,
     resolve_hooks,
 )
-from .app import cli, debug_option
+from .app import cli, debug_option, exit_code, interrupt_code
 from .policy_options import policy_options, pop_overrides
 from .progress import LiveDisplay, RunTracker
-from .report import (
-    EXIT_SIGINT,
-    EXIT_SIGTERM,
-    exit_code,
-    metrics_line,
-    outcome_message,
-    plural,
-    result_document,
-    summary_lines,
-)
+from .summary import metrics_line, outcome_message, plural, result_document, summary_lines
 
 __all__ = ["run"]
 
@@ -179,4 +170,4 @@ def _execute(wf: Workflow, merge: Callable[..., Any] | None, gates: list[Callabl
         partial = partial_result(exc)
         if partial is None:
             raise
-        return partial, EXIT_SIGTERM if isinstance(exc, RunTerminated) else EXIT_SIGINT
+        return partial, interrupt_code(exc)

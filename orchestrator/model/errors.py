@@ -95,6 +95,8 @@ class TaskFailedError(OrchestratorError):
 
 
 class GateRejected(OrchestratorError):
+    """A quality gate rejected the run: not raised, a verdict is data; its code is the CLI's 3."""
+
     exit_code: ClassVar[int] = 3
 
 

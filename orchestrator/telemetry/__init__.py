@@ -8,6 +8,7 @@ from .reader import (
     RunSummary,
     event_schema,
     metrics_from_events,
+    one_run,
     parse_event,
     read_events,
     split_runs,
@@ -18,5 +19,5 @@ from .reader import (
 
 __all__ = [
     "read_events", "parse_event", "event_schema", "validate_event", "split_runs",
-    "task_results_from_events", "metrics_from_events", "summarize", "RunSummary",
+    "one_run", "task_results_from_events", "metrics_from_events", "summarize", "RunSummary",
 ]

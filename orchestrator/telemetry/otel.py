@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .events import TERMINAL_EVENT_TYPES, Event, EventType
+from .events import STATUS_OF_EVENT, TERMINAL_EVENT_TYPES, Event, EventType
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer, TracerProvider
@@ -96,7 +96,8 @@ class OtelSink:
     def _end_attempt(self, span: Span, e: Event) -> None:
         from opentelemetry.trace import Status, StatusCode
 
-        outcome = "retry" if e.type == EventType.TASK_RETRY_SCHEDULED else e.type.split(".", 1)[1]
+        status = STATUS_OF_EVENT.get(e.type)  # None: a task.retry_scheduled
+        outcome = "retry" if status is None else status.value
         data = dict(e.data or {})
         span.set_attributes(_clean({
             "orchestrator.outcome": outcome,

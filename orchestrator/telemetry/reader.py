@@ -33,12 +33,11 @@ from .jsonl_format import iso_utc
 from .metrics import compute_metrics
 
 __all__ = [
-    "read_events", "parse_event", "event_schema", "validate_event", "split_runs",
+    "read_events", "parse_event", "event_schema", "validate_event", "split_runs", "one_run",
     "task_results_from_events", "metrics_from_events", "summarize", "RunSummary",
 ]
 
 Source = Union[str, "os.PathLike[str]", IO[str]]
-
 
 
 @lru_cache(maxsize=1)
@@ -174,15 +173,23 @@ def split_runs(events: Iterable[Event]) -> dict[str, list[Event]]:
     return runs
 
 
-def _one_run(events: Iterable[Event], run_id: str | None) -> tuple[str, list[Event]]:
+def one_run(events: Iterable[Event], run_id: str | None = None, *,
+            to: str = "read") -> tuple[str, list[Event]]:
+    """``(run id, its events)``: the run ``run_id``, or without it the log's only run.
+
+    Raises ``EventLogError`` when there are no events (``"no events to <to>"``), when
+    ``run_id`` is not in them, or when it is None and they hold several runs.
+    """
     runs = split_runs(events)
+    if not runs:
+        raise EventLogError(f"no events to {to}")
     if run_id is not None:
         if run_id not in runs:
             raise EventLogError(f"no events of run {run_id!r} (runs here: {list(runs)})")
         return run_id, runs[run_id]
     if len(runs) != 1:
         raise EventLogError(f"the events hold {len(runs)} runs ({list(runs)}); pass run_id= "
-                            f"to pick one" if runs else "no events")
+                            f"to pick one")
     return next(iter(runs.items()))
 
 
@@ -197,7 +204,7 @@ def task_results_from_events(events: Iterable[Event], run_id: str | None = None,
     Everything but ``value`` (not logged) and ``tags``. Only tasks that reached a terminal
     state are included.
     """
-    _, run = _one_run(events, run_id)
+    _, run = one_run(events, run_id, to="rebuild task results from")
     delays: dict[str, list[float]] = {}
     started: dict[str, float] = {}
     out: dict[str, TaskResult] = {}
@@ -226,7 +233,7 @@ def metrics_from_events(events: Iterable[Event], run_id: str | None = None) -> R
 
     Needs the run's ``run.finished`` event (it holds the wall time and the worker count).
     """
-    rid, run = _one_run(events, run_id)
+    rid, run = one_run(events, run_id, to="recompute metrics from")
     finished = next((e for e in reversed(run) if e.type == EventType.RUN_FINISHED), None)
     if finished is None or finished.duration is None:
         raise EventLogError(f"run {rid!r} has no run.finished event (did it end?); its metrics "

@@ -5,7 +5,8 @@ At the end of a run (normally, on an exception, on Ctrl-C) every sink that has a
 flushed, so nothing seen is lost.
 
 ``JsonLinesSink`` (``jsonl_sink.py``) keeps serialisation off the scheduler's hot path: the hot
-path only appends the event to a deque; batches go, pickled, to a writer process.
+path only appends the event to a deque, and whole batches are formatted and written in this
+process (by default) or, with ``writer="process"``, pickled to a writer process.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "MemorySink", "CallbackSink", "JsonLinesSink", "SinkError", "format_event", "combine_handlers",
     "flush_handlers",
 ]
+
 
 class MemorySink:
     """Keeps every event in ``events`` (tests, notebooks, post-run analysis)."""

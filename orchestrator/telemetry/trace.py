@@ -6,7 +6,8 @@ from the moment the scheduler saw it start to the event that ended it, coloured 
 (``good`` succeeded, ``bad`` failed, ``terrible`` timed out, ``yellow`` will be retried, ``grey``
 cancelled). Retries and kills are marked with instant events on the attempt's lane; run-level
 events (gates, worker deaths) sit on a ``scheduler`` lane. Works on live events
-(``MemorySink``) and on a log (``read_events``)::
+(``MemorySink``) and on a log (``read_events``); the run is picked as every reader of a log
+picks it (``reader.one_run``)::
 
     write_chrome_trace(read_events("run.jsonl"), "run.trace.json")
 
@@ -20,110 +21,127 @@ import json
 import os
 from typing import Any, Iterable
 
-from .events import TERMINAL_EVENT_TYPES, Event, EventType
+from ..model.results import TaskStatus
+from .events import STATUS_OF_EVENT, Event, EventType
+from .reader import one_run
 
 __all__ = ["chrome_trace", "write_chrome_trace"]
 
 _SCHEDULER_TID = 0
+_PID = 1  # the trace's one "process" is the run
 _COLOR = {
-    EventType.TASK_SUCCEEDED: "good",
-    EventType.TASK_FAILED: "bad",
-    EventType.TASK_TIMED_OUT: "terrible",
-    EventType.TASK_CANCELLED: "grey",
-    EventType.TASK_SKIPPED: "grey",
-    EventType.TASK_RETRY_SCHEDULED: "yellow",
+    TaskStatus.SUCCEEDED: "good",
+    TaskStatus.FAILED: "bad",
+    TaskStatus.TIMED_OUT: "terrible",
+    TaskStatus.CANCELLED: "grey",
+    TaskStatus.SKIPPED: "grey",
 }
+_RETRY_COLOR = "yellow"
+_UNFINISHED_COLOR = "grey"
+_SCHEDULER_EVENTS = frozenset({EventType.GATE_PASSED, EventType.GATE_FAILED,
+                               EventType.WORKER_DIED, EventType.RUN_STARTED,
+                               EventType.RUN_FINISHED})
 
 
 def _us(seconds: float) -> float:
     return round(seconds * 1e6, 3)
 
 
-def chrome_trace(events: Iterable[Event], run_id: str | None = None) -> dict[str, Any]:
-    """The trace of one run as a JSON-ready dict (``{"traceEvents": [...], ...}``).
+class _Trace:
+    """The trace events of one run, built event by event. ``add`` mutates."""
 
-    ``run_id`` picks a run when ``events`` hold several; without it, the first run's events.
-    """
-    from .reader import split_runs
+    def __init__(self, run_id: str) -> None:
+        self.out: list[dict[str, Any]] = [
+            {"name": "process_name", "ph": "M", "pid": _PID, "args": {"name": f"run {run_id}"}},
+            {"name": "thread_name", "ph": "M", "pid": _PID, "tid": _SCHEDULER_TID,
+             "args": {"name": "scheduler"}},
+            {"name": "thread_sort_index", "ph": "M", "pid": _PID, "tid": _SCHEDULER_TID,
+             "args": {"sort_index": -1}},
+        ]
+        self.lanes: set[int] = set()
+        self.open: dict[str, Event] = {}  # task id -> the task.started of its running attempt
+        self.last = 0.0
 
-    runs = split_runs(events)
-    if not runs:
-        raise ValueError("no events to export")
-    if run_id is None:
-        run_id = next(iter(runs))
-    elif run_id not in runs:
-        raise ValueError(f"no events of run {run_id!r} (runs here: {list(runs)})")
-    run = runs[run_id]
-    pid = 1  # the trace's one "process" is the run
-    out: list[dict[str, Any]] = [
-        {"name": "process_name", "ph": "M", "pid": pid, "args": {"name": f"run {run_id}"}},
-        {"name": "thread_name", "ph": "M", "pid": pid, "tid": _SCHEDULER_TID,
-         "args": {"name": "scheduler"}},
-        {"name": "thread_sort_index", "ph": "M", "pid": pid, "tid": _SCHEDULER_TID,
-         "args": {"sort_index": -1}},
-    ]
-    lanes: dict[int, None] = {}
-    open_attempts: dict[str, Event] = {}  # task id -> its task.started
-    last = 0.0
-
-    def lane(worker: int | None) -> int:
+    def lane(self, worker: int | None) -> int:
+        """The lane of ``worker`` (named on first use); the scheduler's when None."""
         tid = worker if worker is not None else _SCHEDULER_TID
-        if tid not in lanes and tid != _SCHEDULER_TID:
-            lanes[tid] = None
-            out.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
-                        "args": {"name": f"worker {tid}"}})
+        if tid not in self.lanes and tid != _SCHEDULER_TID:
+            self.lanes.add(tid)
+            self.out.append({"name": "thread_name", "ph": "M", "pid": _PID, "tid": tid,
+                             "args": {"name": f"worker {tid}"}})
         return tid
 
-    def instant(e: Event, tid: int, name: str, args: dict[str, Any]) -> None:
-        out.append({"name": name, "cat": e.type, "ph": "i", "s": "t", "ts": _us(e.elapsed),
-                    "pid": pid, "tid": tid, "args": args})
+    def instant(self, e: Event, tid: int, name: str, args: dict[str, Any]) -> None:
+        self.out.append({"name": name, "cat": e.type, "ph": "i", "s": "t", "ts": _us(e.elapsed),
+                         "pid": _PID, "tid": tid, "args": args})
 
-    def close(start: Event, end: Event, outcome: str, extra: dict[str, Any]) -> None:
-        args: dict[str, Any] = {"task_id": start.task_id, "attempt": start.attempt,
-                                "outcome": outcome, **extra}
+    def slice(self, start: Event, end: float, color: str, args: dict[str, Any]) -> None:
+        """One attempt, from its ``task.started`` to ``end`` (elapsed seconds)."""
+        self.out.append({"name": f"{start.task_id} #{start.attempt}", "cat": "attempt",
+                         "ph": "X", "ts": _us(start.elapsed),
+                         "dur": _us(max(0.0, end - start.elapsed)), "pid": _PID,
+                         "tid": self.lane(start.pid), "cname": color,
+                         "args": {"task_id": start.task_id, "attempt": start.attempt, **args}})
+
+    def close(self, start: Event, end: Event, outcome: str, color: str,
+              extra: dict[str, Any]) -> None:
+        args: dict[str, Any] = {"outcome": outcome, **extra}
         if end.duration is not None:
             args["run_time_s"] = end.duration
         if end.error is not None:
             args["error"] = str(end.error)
-        out.append({"name": f"{start.task_id} #{start.attempt}", "cat": "attempt", "ph": "X",
-                    "ts": _us(start.elapsed), "dur": _us(max(0.0, end.elapsed - start.elapsed)),
-                    "pid": pid, "tid": lane(start.pid), "cname": _COLOR.get(end.type, "grey"),
-                    "args": args})
+        self.slice(start, end.elapsed, color, args)
 
+    def add(self, e: Event) -> None:
+        self.last = max(self.last, e.elapsed)
+        tid, status = e.task_id, STATUS_OF_EVENT.get(e.type)
+        if e.type == EventType.TASK_STARTED and tid is not None:
+            self.lane(e.pid)
+            self.open[tid] = e
+        elif e.type == EventType.TASK_RETRY_SCHEDULED and tid is not None:
+            self.retry(e, tid)
+        elif e.type == EventType.TASK_KILL and tid is not None:
+            start = self.open.get(tid)
+            self.instant(e, self.lane(start.pid if start else e.pid), f"kill {tid}",
+                         {"task_id": tid, "attempt": e.attempt, "reason": e.reason,
+                          **dict(e.data or {})})
+        elif status is not None and tid is not None:
+            start = self.open.pop(tid, None)
+            if start is not None:
+                self.close(start, e, status.value, _COLOR[status], {})
+        elif e.type in _SCHEDULER_EVENTS:
+            self.instant(e, _SCHEDULER_TID, e.type,
+                         {k: v for k, v in (e.data or {}).items() if k != "policy"})
+
+    def retry(self, e: Event, tid: str) -> None:
+        start = self.open.pop(tid, None)
+        data = dict(e.data or {})
+        if start is not None:
+            self.close(start, e, "retry", _RETRY_COLOR, {"retry_delay_s": data.get("delay")})
+        self.instant(e, self.lane(start.pid if start else e.pid), f"retry {tid}",
+                     {"task_id": tid, "failed_attempt": e.attempt, "reason": e.reason,
+                      "delay_s": data.get("delay"), "next_attempt": data.get("next_attempt")})
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Every trace event; attempts the log never ended run to its last event. Mutates."""
+        for start in self.open.values():
+            self.slice(start, self.last, _UNFINISHED_COLOR, {"outcome": "unfinished"})
+        self.open.clear()
+        return self.out
+
+
+def chrome_trace(events: Iterable[Event], run_id: str | None = None) -> dict[str, Any]:
+    """The trace of one run as a JSON-ready dict (``{"traceEvents": [...], ...}``).
+
+    ``run_id`` picks a run when ``events`` hold several. Raises ``EventLogError`` (a
+    ``ValueError``) when there are no events, when ``run_id`` is not among them, or when it is
+    None and they hold several runs.
+    """
+    run_id, run = one_run(events, run_id, to="export")
+    trace = _Trace(run_id)
     for e in run:
-        last = max(last, e.elapsed)
-        tid_task = e.task_id
-        if e.type == EventType.TASK_STARTED and tid_task is not None:
-            lane(e.pid)
-            open_attempts[tid_task] = e
-        elif e.type == EventType.TASK_RETRY_SCHEDULED and tid_task is not None:
-            start = open_attempts.pop(tid_task, None)
-            data = dict(e.data or {})
-            if start is not None:
-                close(start, e, "retry", {"retry_delay_s": data.get("delay")})
-            instant(e, lane(start.pid if start else e.pid), f"retry {tid_task}",
-                    {"task_id": tid_task, "failed_attempt": e.attempt, "reason": e.reason,
-                     "delay_s": data.get("delay"), "next_attempt": data.get("next_attempt")})
-        elif e.type == EventType.TASK_KILL and tid_task is not None:
-            start = open_attempts.get(tid_task)
-            instant(e, lane(start.pid if start else e.pid), f"kill {tid_task}",
-                    {"task_id": tid_task, "attempt": e.attempt, "reason": e.reason,
-                     **dict(e.data or {})})
-        elif e.type in TERMINAL_EVENT_TYPES and tid_task is not None:
-            start = open_attempts.pop(tid_task, None)
-            if start is not None:
-                close(start, e, e.type.split(".", 1)[1], {})
-        elif e.type in (EventType.GATE_PASSED, EventType.GATE_FAILED, EventType.WORKER_DIED,
-                        EventType.RUN_STARTED, EventType.RUN_FINISHED):
-            instant(e, _SCHEDULER_TID, e.type, {k: v for k, v in (e.data or {}).items()
-                                                if k != "policy"})
-    for start in open_attempts.values():  # the log ends while these ran
-        out.append({"name": f"{start.task_id} #{start.attempt}", "cat": "attempt", "ph": "X",
-                    "ts": _us(start.elapsed), "dur": _us(max(0.0, last - start.elapsed)),
-                    "pid": pid, "tid": lane(start.pid), "cname": "grey",
-                    "args": {"task_id": start.task_id, "attempt": start.attempt,
-                             "outcome": "unfinished"}})
-    return {"traceEvents": out, "displayTimeUnit": "ms",
+        trace.add(e)
+    return {"traceEvents": trace.finish(), "displayTimeUnit": "ms",
             "otherData": {"run_id": run_id, "source": "orchestrator"}}
 
 

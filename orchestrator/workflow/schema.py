@@ -1,14 +1,13 @@
-"""The workflow JSON Schema (package data) and the checker that applies it.
+"""Check a workflow document against its JSON Schema (package data), with the place of each error.
 
 The schema is the one description of the format's shape: editors use it, and ``validate``
-applies it here so shape errors carry their place. It checks structure, types, names and enums;
-value ranges (``max_concurrency >= 1`` ...) are left to the library, which checks them when the
-policy and the specs are built.
+applies it (with ``jsonschema``, as the event log reader does) so shape errors carry their
+place. It checks structure, types, names and enums; value ranges (``max_concurrency >= 1`` ...)
+are left to the library, which checks them when the policy and the specs are built.
 
-The checker implements the part of JSON Schema the file uses (``type``, ``properties``,
-``additionalProperties: false``, ``required``, ``items``, ``minItems``, ``minimum``, ``enum``,
-local ``$ref``) and refuses a schema that uses anything else, so the two cannot drift apart
-silently.
+Each ``jsonschema`` error becomes a ``Problem`` at its ``absolute_path`` (with the line the
+document knows for it), worded by ``_WORDS``, one entry per keyword the file uses; a keyword
+without an entry keeps ``jsonschema``'s message. Problems come in the document's order.
 """
 
 from __future__ import annotations
@@ -17,24 +16,18 @@ import difflib
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .documents import Document
 from .problems import Path, Problem
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 __all__ = ["load_schema", "check_schema", "SCHEMA_FILE"]
 
 SCHEMA_FILE = "workflow.schema.json"
 
-_CHECKED = {"type", "properties", "additionalProperties", "required", "items", "minItems",
-            "minimum", "enum", "$ref"}
-_ANNOTATIONS = {"$schema", "$id", "$defs", "$comment", "title", "description", "default",
-                "examples"}
-
-_TYPES: Mapping[str, tuple[type, ...]] = {
-    "object": (dict,), "array": (list,), "string": (str,), "integer": (int,),
-    "number": (int, float), "boolean": (bool,), "null": (type(None),),
-}
 _NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
           "integer": "an integer", "number": "a number", "boolean": "true or false",
           "null": "null"}
@@ -42,48 +35,24 @@ _NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
 
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
-    """The schema shipped with the package (checked to use only keywords applied here)."""
+    """The schema shipped with the package."""
     text = resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
-    _check_keywords(schema, "#")
     return schema
 
 
-def _check_keywords(node: Any, where: str) -> None:
-    if not isinstance(node, dict):
-        return
-    unknown = set(node) - _CHECKED - _ANNOTATIONS
-    if unknown:
-        raise RuntimeError(f"{SCHEMA_FILE} {where}: keywords {sorted(unknown)} are not applied "
-                           f"by orchestrator.workflow.schema")
-    for key in ("properties", "$defs"):
-        for name, sub in node.get(key, {}).items():
-            _check_keywords(sub, f"{where}/{key}/{name}")
-    if "items" in node:
-        _check_keywords(node["items"], f"{where}/items")
+@lru_cache(maxsize=1)
+def _validator() -> Validator:
+    """The schema's validator; jsonschema is imported on first use, so ``--help`` skips it."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
 
-
-def check_schema(doc: Document) -> list[Problem]:
-    """Every place where ``doc.data`` does not match the schema (empty when it does)."""
-    schema = load_schema()
-    problems: list[Problem] = []
-    _check(doc.data, schema, (), schema, doc, problems)
-    return problems
-
-
-def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any]:
-    if not ref.startswith("#/"):
-        raise RuntimeError(f"{SCHEMA_FILE}: only local $ref are supported, got {ref!r}")
-    node: Any = root
-    for part in ref[2:].split("/"):
-        node = node[part]
-    return node  # type: ignore[no-any-return]
-
-
-def _type_ok(value: Any, name: str) -> bool:
-    if isinstance(value, bool) and name in ("integer", "number"):
-        return False
-    return isinstance(value, _TYPES[name])
+    # JSON Schema counts 2.0 as an integer; the library's fields take Python ints only.
+    types = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    cls = extend(Draft202012Validator, type_checker=types)  # type: ignore[no-untyped-call]
+    validator: Validator = cls(load_schema())
+    return validator
 
 
 def _show(value: Any) -> str:
@@ -91,46 +60,68 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _check(value: Any, schema: Mapping[str, Any], path: Path, root: Mapping[str, Any],
-           doc: Document, problems: list[Problem]) -> None:
-    if "$ref" in schema:
-        _check(value, _resolve(schema["$ref"], root), path, root, doc, problems)
-    types = schema.get("type")
-    if types is not None:
-        names = [types] if isinstance(types, str) else list(types)
-        if not any(_type_ok(value, n) for n in names):
-            wanted = " or ".join(_NAMES[n] for n in names)
-            problems.append(doc.problem(path, f"expected {wanted}, got {_show(value)}"))
-            return
-    if "enum" in schema and value not in schema["enum"]:
-        allowed = ", ".join(repr(v) for v in schema["enum"])
-        problems.append(doc.problem(path, f"must be one of {allowed}, got {_show(value)}"))
-        return
-    if "minimum" in schema and _type_ok(value, "number") and value < schema["minimum"]:
-        problems.append(doc.problem(path, f"must be >= {schema['minimum']}, got {_show(value)}"))
-    if isinstance(value, dict):
-        _check_object(value, schema, path, root, doc, problems)
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            problems.append(doc.problem(path, f"needs at least {schema['minItems']} item(s)"))
-        items = schema.get("items")
-        if items is not None:
-            for index, item in enumerate(value):
-                _check(item, items, path + (index,), root, doc, problems)
-
-
-def _check_object(value: dict[Any, Any], schema: Mapping[str, Any], path: Path,
-                  root: Mapping[str, Any], doc: Document, problems: list[Problem]) -> None:
-    props: Mapping[str, Any] = schema.get("properties", {})
-    for name in schema.get("required", ()):
-        if name not in value:
-            problems.append(doc.problem(path, f"missing required field {name!r}"))
-    for key, item in value.items():
-        if key in props:
-            _check(item, props[key], path + (key,), root, doc, problems)
-        elif schema.get("additionalProperties", True) is False:
-            hint = difflib.get_close_matches(str(key), list(props), n=1)
+def _unknown_fields(_: Any, instance: Any, schema: Any) -> Iterable[tuple[Any, str]]:
+    known: Mapping[str, Any] = schema.get("properties", {})
+    for key in instance:
+        if key not in known:
+            hint = difflib.get_close_matches(str(key), list(known), n=1)
             suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-            known = ", ".join(props)
-            problems.append(doc.problem(
-                path + (str(key),), f"unknown field {key!r}{suggestion}; known fields: {known}"))
+            yield key, f"unknown field {key!r}{suggestion}; known fields: {', '.join(known)}"
+
+
+def _expected(types: Any, instance: Any, _: Any) -> Iterable[tuple[Any, str]]:
+    names = [types] if isinstance(types, str) else types
+    return [(None, f"expected {' or '.join(_NAMES[t] for t in names)}, got {_show(instance)}")]
+
+
+# keyword -> (its value, the instance, the schema) -> the problems one error of it stands for:
+# (the key of the field at fault, or None for the place itself; the message). ``required`` and
+# ``additionalProperties`` name every field at once.
+_Words = Callable[[Any, Any, Any], Iterable[tuple[Any, str]]]
+_WORDS: Mapping[str, _Words] = {
+    "type": _expected,
+    "enum": lambda allowed, instance, _: [
+        (None, f"must be one of {', '.join(map(repr, allowed))}, got {_show(instance)}")],
+    "minimum": lambda least, instance, _: [(None, f"must be >= {least}, got {_show(instance)}")],
+    "minItems": lambda least, _, __: [(None, f"needs at least {least} item(s)")],
+    "required": lambda names, instance, _: [
+        (None, f"missing required field {name!r}") for name in names if name not in instance],
+    "additionalProperties": _unknown_fields,
+}
+# At one place a wrong type hides the rest, as a wrong enum value hides a range.
+_HIDES = {"type": {"enum", "minimum"}, "enum": {"minimum"}}
+
+
+def _position(data: Any, path: Iterable[Any]) -> tuple[int, ...]:
+    """Where ``path`` sits in the document's order (keys in the order they were written)."""
+    out = []
+    for part in path:
+        if isinstance(data, dict):
+            out.append(list(data).index(part))
+        else:
+            out.append(part)
+        data = data[part]
+    return tuple(out)
+
+
+def check_schema(doc: Document) -> list[Problem]:
+    """Every place where ``doc.data`` does not match the schema (empty when it does)."""
+    errors = list(_validator().iter_errors(doc.data))
+    failed = {(tuple(e.absolute_path), str(e.validator)) for e in errors}
+    found: list[tuple[tuple[int, ...], Problem]] = []
+    seen: set[tuple[Path, str, int]] = set()  # one error per missing field: words for all
+    for e in errors:
+        keyword, path = str(e.validator), tuple(e.absolute_path)
+        once = (path, keyword, id(e.schema))
+        if once in seen or any((path, k) in failed for k, hidden in _HIDES.items()
+                               if keyword in hidden):
+            continue
+        seen.add(once)
+        words = _WORDS.get(keyword)
+        said = words(e.validator_value, e.instance, e.schema) if words else [(None, e.message)]
+        for key, message in said:
+            at = path if key is None else path + (key,)
+            place = path if key is None else path + (str(key),)
+            found.append((_position(doc.data, at), doc.problem(place, message)))
+    found.sort(key=lambda item: item[0])
+    return [problem for _, problem in found]

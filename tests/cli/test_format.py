@@ -63,3 +63,22 @@ def test_schema_ships_with_the_package() -> None:
     assert (Path(pkg.__file__).parent / "workflow.schema.json").is_file()
     pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     assert '"workflow/*.json"' in pyproject
+
+
+def test_every_keyword_the_schema_checks_has_its_words() -> None:
+    from orchestrator.workflow.schema import _WORDS
+
+    annotations = {"$schema", "$id", "$defs", "$ref", "title", "description", "properties",
+                   "items"}
+    used: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            used.update(k for k in node if k not in annotations)
+            for key in ("properties", "$defs"):
+                for sub in node.get(key, {}).values():
+                    walk(sub)
+            walk(node.get("items"))
+
+    walk(load_schema())
+    assert used - set(_WORDS) == set()

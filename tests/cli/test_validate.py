@@ -234,3 +234,13 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "Traceback (most recent call last)" in result.stderr
     assert result.stderr.rstrip().endswith(f"Error: {path}:1: tasks: needs at least 1 item(s)")
+
+
+def test_a_whole_float_is_not_an_integer_and_a_wrong_type_hides_the_enum(tmp_path: Path) -> None:
+    path = write(tmp_path, "flow.json", json.dumps({"version": 1.0, "policy": {
+        "max_concurrency": 2.0, "cancellation": 5}, "tasks": [{"id": "a", "fn": "m:f"}]}))
+    assert errors(invoke("validate", path)) == [
+        f"{path}: version: expected an integer, got 1.0",
+        f"{path}: policy.max_concurrency: expected an integer, got 2.0",
+        f"{path}: policy.cancellation: expected a string, got 5",
+    ]

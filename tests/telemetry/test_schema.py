@@ -33,8 +33,8 @@ def test_the_schema_is_a_valid_draft_2020_12_schema_shipped_as_package_data():
     Draft202012Validator.check_schema(schema)
     assert schema["properties"]["schema"] == {"const": SCHEMA_VERSION}
     typed = {rule["if"]["properties"]["type"]["const"] for rule in schema["allOf"]}
-    # Every type the engine emits has its own rules (callback.error is reserved, never emitted).
-    assert typed == set(EventType.ALL) - {EventType.CALLBACK_ERROR}
+    # Every type the engine emits has its own rules.
+    assert typed == set(EventType.ALL)
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -50,8 +50,7 @@ def test_every_event_of_a_scripted_run_is_valid(name):
 
 def test_the_scenarios_cover_every_task_and_worker_event_type():
     seen = {e.type for sc in SCENARIOS.values() for e in sc()[1]}
-    expected = set(EventType.ALL) - {EventType.CALLBACK_ERROR, EventType.GATE_PASSED,
-                                     EventType.GATE_FAILED}
+    expected = set(EventType.ALL) - {EventType.GATE_PASSED, EventType.GATE_FAILED}
     assert expected <= seen, expected - seen
 
 
@@ -116,6 +115,4 @@ def test_every_example_in_the_docs_is_a_valid_event():
     assert len(lines) >= 14
     for line in lines:
         obj = json.loads(line)
-        if obj.get("type") == EventType.CALLBACK_ERROR:
-            continue
         validate_event(obj, f"docs example {obj.get('type')}")

@@ -1,8 +1,5 @@
-"""What a finished (or interrupted) run prints and saves: exit code, table, metrics, JSON.
-
-Exit codes: 0 every task succeeded and every gate passed; 1 a task failed, timed out, was
-cancelled or skipped (this wins over a gate, whose verdict then follows from the failure);
-3 a gate (or the merge) rejected the run; 130 / 143 interrupted by SIGINT / SIGTERM.
+"""What a finished (or interrupted) run prints and saves: the summary table, the metrics line,
+the one ``Error:`` line of its exit code, and the result JSON (``--json``, ``--output``).
 """
 
 from __future__ import annotations
@@ -14,17 +11,9 @@ from typing import Any
 import click
 
 from ..model.results import OrchestrationResult, TaskResult, TaskStatus
+from .app import EXIT_GATE_REJECTED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_TASK_FAILED
 
-__all__ = ["plural", "EXIT_OK", "EXIT_TASK_FAILED", "EXIT_BAD_INPUT", "EXIT_GATE_REJECTED",
-           "EXIT_SIGINT", "EXIT_SIGTERM", "exit_code", "outcome_message", "summary_lines",
-           "metrics_line", "result_document"]
-
-EXIT_OK = 0
-EXIT_TASK_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_GATE_REJECTED = 3
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
+__all__ = ["plural", "outcome_message", "summary_lines", "metrics_line", "result_document"]
 
 # Beyond this many tasks the table shows the tasks that did not succeed and counts the rest.
 TABLE_LIMIT = 40
@@ -36,17 +25,6 @@ _COLORS = {TaskStatus.SUCCEEDED: "green", TaskStatus.FAILED: "red",
 def plural(n: int, word: str, many: str | None = None) -> str:
     """``plural(1, "task")`` -> ``1 task``; ``plural(2, "retry", "retries")`` -> ``2 retries``."""
     return f"{n} {word if n == 1 else many or word + 's'}"
-
-
-def exit_code(result: OrchestrationResult, interrupted_by: int | None = None) -> int:
-    """The exit code for ``result``; ``interrupted_by`` is 130 or 143 when a signal stopped it."""
-    if interrupted_by is not None:
-        return interrupted_by
-    if any(not r.ok for r in result):
-        return EXIT_TASK_FAILED
-    if any(not g.passed for g in result.gates):
-        return EXIT_GATE_REJECTED
-    return EXIT_OK
 
 
 def _counts(result: OrchestrationResult) -> str:
