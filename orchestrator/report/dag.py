@@ -38,7 +38,7 @@ class Unit:
     kind: str
     label: str
     members: tuple[str, ...]
-    column: int
+    column: int  # its layer (its band in ``layers`` mode); empty ones are not drawn
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class GraphView:
     units: tuple[Unit, ...]
     columns: tuple[tuple[int, ...], ...]  # unit indices, column by column, top to bottom
     edges: tuple[tuple[int, int, int], ...]  # (from unit, to unit, how many task edges)
-    layers: Mapping[str, int]
+    layers: Mapping[str, int]  # task id -> its layer
     critical_path: tuple[str, ...]
 
 
@@ -147,11 +147,12 @@ def _band_label(band: int, width: int, depth: int) -> str:
 
 
 def _columns(units: Sequence[Unit], edges: Mapping[tuple[int, int], int]) -> list[list[int]]:
-    """Unit indices per column, each column ordered by its units' dependencies' positions."""
-    columns: list[list[int]] = [[] for _ in range(1 + max((u.column for u in units),
-                                                          default=-1))]
+    """Unit indices per column (layers left empty by a group are dropped), each column ordered
+    by its units' dependencies' positions."""
+    by_column: dict[int, list[int]] = defaultdict(list)
     for i, u in enumerate(units):
-        columns[u.column].append(i)
+        by_column[u.column].append(i)
+    columns = [by_column[c] for c in sorted(by_column)]
     preds: dict[int, list[int]] = defaultdict(list)
     for a, b in edges:
         preds[b].append(a)
@@ -169,10 +170,16 @@ def _columns(units: Sequence[Unit], edges: Mapping[tuple[int, int], int]) -> lis
 def build_graph(order: Sequence[str], deps: Mapping[str, Sequence[str]],
                 busy: Mapping[str, float], mapped: Mapping[str, Sequence[str]] | None = None,
                 *, limit: int = GROUP_ABOVE) -> GraphView:
-    """The ``GraphView`` of the tasks ``order`` (ids, in log order) with their ``deps``."""
-    layer = layers_of(order, deps)
+    """The ``GraphView`` of the tasks ``order`` (ids, in log order) with their ``deps``.
+
+    A mapped task is drawn after its children (its dependents receive their values); the
+    critical path follows ``deps`` alone, as ``RunMetrics.critical_path`` does.
+    """
+    mapped = mapped or {}
+    after_children = {t: (*deps.get(t, ()), *mapped.get(t, ())) for t in order}
+    layer = layers_of(order, after_children)
     for mode in ("tasks", "prefix", "layers"):
-        units = _units(order, layer, mapped or {}, mode)
+        units = _units(order, layer, mapped, mode)
         if len(units) <= limit:
             break
     unit_of = {t: i for i, u in enumerate(units) for t in u.members}

@@ -73,8 +73,8 @@ def _table(fields: Sequence[str], rows: list[list[Any]]) -> dict[str, Any]:
 def _graph(graph: GraphView, task_index: dict[str, int]) -> dict[str, Any]:
     return {
         "mode": graph.mode,
-        "units": _table(("key", "kind", "label", "members", "column"),
-                        [[u.key, u.kind, u.label, [task_index[m] for m in u.members], u.column]
+        "units": _table(("key", "kind", "label", "members"),
+                        [[u.key, u.kind, u.label, [task_index[m] for m in u.members]]
                          for u in graph.units]),
         "columns": [list(c) for c in graph.columns],
         "edges": [list(e) for e in graph.edges],

@@ -4,6 +4,7 @@ scripted ones of any size (ScriptedExecutor + FakeClock: no processes, determini
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from orchestrator import (
     AllSucceeded,
@@ -14,6 +15,7 @@ from orchestrator import (
     execute_graph,
 )
 from orchestrator.telemetry.events import Event
+from orchestrator.testing import task_error
 
 from ..telemetry.scenarios import settle, start, t
 
@@ -77,3 +79,53 @@ def scripted_run(n: int, *, workers: int = 8, layers: int = 20, seed: int = 7) -
         settle(sched)
     sched.result()  # emits run.finished
     return events
+
+
+class Log:
+    """Events of one run, ``seq`` counted for the test."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def add(self, type_: str, at: float, **fields: Any) -> None:
+        self.events.append(Event(type_, len(self.events) + 1, 1.7e9 + at, "r1", at, **fields))
+
+
+def finished(log: Log, at: float, workers: int = 2, ok: bool = True) -> None:
+    log.add("run.finished", at, duration=at, data={"ok": ok, "interrupted": False,
+                                                   "counts": {}, "retries": 0,
+                                                   "workers": workers})
+
+
+def ran(log: Log, tid: str, start: float, end: float, pid: int, **started: Any) -> None:
+    log.add("task.started", start, task_id=tid, attempt=1, pid=pid, **started)
+    log.add("task.succeeded", end, task_id=tid, attempt=1, pid=pid, duration=end - start,
+            data={"busy_time": end - start})
+
+
+def later_schema_run() -> list[Event]:
+    """By hand, what later schema versions add: two cluster workers, a resource with its
+    capacity, a wait for it, a reused task and a mapped task of 6 children (one fails)."""
+    log = Log()
+    log.add("run.started", 0.0, data={"tasks": 9, "max_concurrency": 2,
+                                      "policy": {"resources": {"api": 2}}})
+    log.add("task.reused", 0.0, task_id="cached", data={"busy_time": 0.0, "reused_from": "r0"})
+    ran(log, "plan", 0.0, 1.0, 7, data={"worker": "tcp://10.0.0.2:8786"})
+    children = [f"research[{i}]" for i in range(6)]
+    log.add("task.expanded", 1.0, task_id="research", data={"n": 6, "children": children})
+    for i, c in enumerate(children):
+        log.add("task.ready", 1.0, task_id=c)
+        if i >= 2:
+            log.add("task.waiting", 1.0, task_id=c, data={"resource": "api"})
+        start = 1.0 + (i // 2)
+        worker = f"tcp://10.0.0.{2 + i % 2}:8786"
+        log.add("task.started", start, task_id=c, attempt=1, pid=7 + i % 2,
+                data={"worker": worker, "resources": {"api": 1}})
+        failed = i == 2
+        log.add("task.failed" if failed else "task.succeeded", start + 0.9, task_id=c,
+                attempt=1, pid=7 + i % 2, duration=0.9, error=task_error() if failed else None,
+                reason="exception" if failed else None, data={"busy_time": 0.9, "deps": ["plan"]})
+    log.add("task.skipped", 4.0, task_id="summary", error=task_error("upstream", kind="upstream"),
+            data={"busy_time": 0.0, "deps": ["research", "cached"]})
+    finished(log, 4.0, ok=False)
+    return log.events

@@ -13,7 +13,7 @@ import pytest
 from orchestrator.report import write_report
 from orchestrator.telemetry.reader import metrics_from_events, task_results_from_events
 
-from .runs import HOSTILE_ID, HOSTILE_MESSAGE, real_run, scripted_run
+from .runs import HOSTILE_ID, HOSTILE_MESSAGE, later_schema_run, real_run, scripted_run
 
 pytestmark = pytest.mark.process
 RENDER_LIMIT_MS = 2000  # the figure; measured ~550-700 ms on the loaded 2-vCPU machine
@@ -126,4 +126,24 @@ def test_ten_thousand_tasks_render_in_under_two_seconds(browser, tmp_path):
     starts = sum(1 for e in events if e.type == "task.started")
     assert browser.count("[data-attempt]") == starts
     assert browser.count("[data-lane]") == 8
+    assert_clean(browser, path)
+
+
+def test_what_later_schema_versions_add_is_drawn(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    path = write_report(later_schema_run(), tmp_path / "later.html")
+    browser.open(path)
+    assert [lane for (lane,) in browser.attrs("[data-lane]", "data-lane")] == [
+        "tcp://10.0.0.2:8786/7", "tcp://10.0.0.3:8786/8"]
+    assert browser.count("[data-attempt]") == 7
+    assert browser.count("#timeline line.waiting") == 4
+    assert browser.attrs("[data-series]", "data-series", "data-peak") == [
+        ["running", "2"], ["api", "2"]]
+    assert browser.attrs("[data-node=cached]", "data-status", "class") == [
+        ["succeeded", "node s-reused never"]]
+    assert browser.attrs("[data-fact=reused]", "data-value") == [["1"]]
+    browser.driver.find_element(By.CSS_SELECTOR, "[data-group=research]").click()
+    chips = browser.attrs("#group-panel [data-node]", "data-node", "data-status")
+    assert chips == [[f"research[{i}]", "failed" if i == 2 else "succeeded"] for i in range(6)]
     assert_clean(browser, path)

@@ -4,35 +4,12 @@ issues that add them describe them (docs/report.md lists what the report reads).
 
 from __future__ import annotations
 
-from typing import Any
-
 from orchestrator.report import render_report
 from orchestrator.report.dag import build_graph
 from orchestrator.report.model import build_view
-from orchestrator.telemetry.events import Event
 from orchestrator.testing import task_error
 
-
-class Log:
-    """Events of one run, ``seq`` counted for the test."""
-
-    def __init__(self) -> None:
-        self.events: list[Event] = []
-
-    def add(self, type_: str, at: float, **fields: Any) -> None:
-        self.events.append(Event(type_, len(self.events) + 1, 1.7e9 + at, "r1", at, **fields))
-
-
-def finished(log: Log, at: float, workers: int = 2) -> None:
-    log.add("run.finished", at, duration=at, data={"ok": True, "interrupted": False,
-                                                   "counts": {}, "retries": 0,
-                                                   "workers": workers})
-
-
-def ran(log: Log, tid: str, start: float, end: float, pid: int, **started: Any) -> None:
-    log.add("task.started", start, task_id=tid, attempt=1, pid=pid, **started)
-    log.add("task.succeeded", end, task_id=tid, attempt=1, pid=pid, duration=end - start,
-            data={"busy_time": end - start})
+from .runs import Log, finished, later_schema_run, ran
 
 
 def test_waiting_for_a_resource_is_part_of_the_queued_time():
@@ -97,3 +74,12 @@ def test_a_mapped_task_is_one_group_of_its_children():
     edges = {(graph.units[a].key, graph.units[b].key, n) for a, b, n in graph.edges}
     assert edges == {("plan", "research", 6), ("research", "summary", 6)}
     assert "research[*]" in render_report(log.events)
+
+
+def test_a_mapped_task_is_drawn_after_its_children():
+    view = build_view(later_schema_run())
+    graph = build_graph(list(view.tasks), {t.id: t.deps for t in view.tasks.values()},
+                        {t.id: t.busy_time for t in view.tasks.values()}, view.mapped)
+    columns = [[graph.units[i].key for i in col] for col in graph.columns]
+    assert columns == [["cached", "plan"], ["research"], ["summary"]]
+    assert graph.critical_path == ("plan", "research[0]")  # deps alone, as the metrics
