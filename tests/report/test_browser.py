@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.report import write_report
+from orchestrator.report import build_view, write_report
 from orchestrator.telemetry.reader import metrics_from_events, task_results_from_events
 
 from .runs import HOSTILE_ID, HOSTILE_MESSAGE, later_schema_run, real_run, scripted_run
@@ -147,3 +147,27 @@ def test_what_later_schema_versions_add_is_drawn(browser, tmp_path):
     chips = browser.attrs("#group-panel [data-node]", "data-node", "data-status")
     assert chips == [[f"research[{i}]", "failed" if i == 2 else "succeeded"] for i in range(6)]
     assert_clean(browser, path)
+
+
+def test_edge_cases_draw_without_errors(browser, tmp_path):
+    from orchestrator import MemorySink, execute_graph
+
+    from ..telemetry.scenarios import SCENARIOS
+
+    empty = MemorySink()
+    execute_graph([], on_event=empty)
+    retries = SCENARIOS["retries_timeouts_and_skips"]()[1]
+    cut = retries[:next(i for i, e in enumerate(retries) if e.type == "task.succeeded")]
+    pages = {"empty": empty.events, "cut short": cut,
+             **{name: run()[1] for name, run in SCENARIOS.items()}}
+    for name, events in pages.items():
+        path = write_report(events, tmp_path / f"{len(events)}.html")
+        browser.open(path)
+        assert_clean(browser, path)
+        starts = sum(1 for e in events if e.type == "task.started")
+        assert browser.count("[data-attempt]") == starts, name
+    browser.open(write_report(cut, tmp_path / "cut.html"))
+    assert browser.attrs("[data-run-status]", "data-run-status") == [["unfinished"]]
+    still_running = [a for a in build_view(cut).attempts if a.end is None]
+    assert len(still_running) == 2
+    assert browser.count("[data-outcome=unfinished]") == 2

@@ -82,6 +82,10 @@ function edgeSvg(e, pos, critEdges) {
 }
 
 function renderGraph() {
+  if (!UNITS.length) {
+    $("graph").innerHTML = '<p class="empty">No tasks.</p>';
+    return;
+  }
   const { pos, width, height } = layoutGraph();
   const unitOf = new Map();
   UNITS.forEach((u, i) => { if (u.kind === "task") unitOf.set(u.members[0], i); });

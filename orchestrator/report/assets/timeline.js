@@ -14,6 +14,10 @@ function laneLabel(lane) {
 
 function renderTimeline() {
   const box = $("timeline");
+  if (!LANES.length) {
+    box.innerHTML = '<p class="empty">No attempt started.</p>';
+    return;
+  }
   const plotW = Math.max(200, (box.clientWidth || 900) - LABEL_W - 16) * zoom;
   const x = (t) => LABEL_W + (t / END) * plotW;
   const height = AXIS_H + LANES.length * LANE_H + 4;
