@@ -37,7 +37,13 @@ function renderTimeline() {
     out.push('<g data-lane="' + esc(lane.key) + '"><rect class="lane-bg" x="0" y="' + y +
       '" width="' + (LABEL_W + plotW + 16) + '" height="' + (LANE_H - 2) + '"/>' +
       '<text class="lane-label" x="6" y="' + (y + 15) + '">' + esc(laneLabel(lane)) + "</text>");
-    for (const i of byLane[li]) out.push(bar(ATTEMPTS[i], i, x, y));
+    const top = y + (LANE_H - 2 - BAR_H) / 2;
+    const mine = byLane[li].map((i) => ATTEMPTS[i]);
+    out.push(whiskers("queued", mine, (a) => a.ready, x, top + 2),
+      whiskers("waiting", mine, (a) => a.waiting, x, top + 2));
+    out.push('<g class="bars">');
+    for (const i of byLane[li]) out.push(bar(ATTEMPTS[i], i, x, top));
+    out.push("</g>");
     for (const [t, why] of lane.deaths) {
       out.push('<line class="death" data-death="' + esc(why) + '" x1="' + (x(t) - 4) + '" x2="' +
         (x(t) + 4) + '" y1="' + (y + 2) + '" y2="' + (y + LANE_H - 4) + '"/>');
@@ -49,28 +55,27 @@ function renderTimeline() {
   box.classList.toggle("hidden-queued", !$("show-queued").checked);
 }
 
-function bar(a, i, x, y) {
-  const top = y + (LANE_H - 2 - BAR_H) / 2;
+function bar(a, i, x, top) {
   const x0 = x(a.start);
   const x1 = x(a.end == null ? END : a.end);
-  const crit = CRITICAL.has(a.task) ? " crit" : "";
-  const cls = a.outcome === "unfinished" ? "o-unfinished" : "o-" + a.outcome;
-  let s = "";
-  if (a.ready != null && a.start > a.ready) {
-    const qy = top + 2;
-    s += '<line class="queued" x1="' + x(a.ready) + '" x2="' + x0 + '" y1="' + qy + '" y2="' +
-      qy + '"/>';
-  }
-  if (a.waiting != null && a.start > a.waiting) {
-    const wy = top + 2;
-    s += '<line class="waiting" x1="' + x(a.waiting) + '" x2="' + x0 + '" y1="' + wy +
-      '" y2="' + wy + '"/>';
-  }
-  s += '<rect data-i="' + i + '" data-task="' + esc(a.t.id) + '" data-attempt="' + a.attempt +
-    '" data-outcome="' + a.outcome + '" class="' + cls + crit + '" x="' + x0 + '" y="' + top +
-    '" width="' + Math.max(1, x1 - x0) + '" height="' + BAR_H + '"' +
+  return '<rect data-i="' + i + '" data-task="' + esc(a.t.id) + '" data-attempt="' + a.attempt +
+    '" data-outcome="' + a.outcome + '" class="o-' + a.outcome +
+    (CRITICAL.has(a.task) ? " crit" : "") + '" x="' + x0.toFixed(1) + '" y="' + top +
+    '" width="' + Math.max(1, x1 - x0).toFixed(1) + '" height="' + BAR_H + '"' +
     (a.outcome === "unfinished" ? ' fill="url(#hatch)"' : "") + "/>";
-  return s;
+}
+
+// The whiskers before a lane's bars from `since(a)` to their start: one path, not one
+// element per attempt (half the elements of a large timeline).
+function whiskers(cls, attempts, since, x, y) {
+  let d = "";
+  for (const a of attempts) {
+    const from = since(a);
+    if (from != null && a.start > from) {
+      d += "M" + x(from).toFixed(1) + " " + y + "H" + x(a.start).toFixed(1);
+    }
+  }
+  return d ? '<path class="' + cls + '" d="' + d + '"/>' : "";
 }
 
 function attemptTip(el) {
