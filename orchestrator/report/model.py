@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from ..model.results import TaskError, TaskStatus
 from ..telemetry.events import STATUS_OF_EVENT, TERMINAL_EVENT_TYPES, Event, EventType
@@ -97,17 +97,19 @@ class _Builder:
         self.lanes: dict[str, LaneView] = {}
         self.gates: list[GateView] = []
         self.mapped: dict[str, tuple[str, ...]] = {}
-        self.handlers = {
+        self.run_handlers: dict[str, Callable[[Event], None]] = {
             EventType.RUN_STARTED: self.on_run_started,
             EventType.RUN_FINISHED: self.on_run_finished,
+            EventType.WORKER_DIED: self.on_worker_died,
+            EventType.GATE_PASSED: self.on_gate,
+            EventType.GATE_FAILED: self.on_gate,
+        }
+        self.task_handlers: dict[str, Callable[[Event, str], None]] = {
             EventType.TASK_READY: self.on_ready,
             TASK_WAITING: self.on_waiting,
             EventType.TASK_STARTED: self.on_started,
             EventType.TASK_KILL: self.on_kill,
             EventType.TASK_RETRY_SCHEDULED: self.on_attempt_end,
-            EventType.WORKER_DIED: self.on_worker_died,
-            EventType.GATE_PASSED: self.on_gate,
-            EventType.GATE_FAILED: self.on_gate,
             TASK_EXPANDED: self.on_expanded,
             **{t: self.on_terminal for t in (*TERMINAL_EVENT_TYPES, TASK_REUSED)},
         }
@@ -115,11 +117,15 @@ class _Builder:
     def feed(self, e: Event) -> None:
         if e.type != EventType.RUN_FINISHED:  # emitted after the pool's release: not run time
             self.last_elapsed = max(self.last_elapsed, e.elapsed)
-        if e.task_id is not None:
-            self.order.setdefault(e.task_id)
-        handler = self.handlers.get(e.type)
-        if handler is not None:
-            handler(e)
+        if e.task_id is None:
+            run_handler = self.run_handlers.get(e.type)
+            if run_handler is not None:
+                run_handler(e)
+            return
+        self.order.setdefault(e.task_id)
+        task_handler = self.task_handlers.get(e.type)
+        if task_handler is not None:
+            task_handler(e, e.task_id)
 
     def on_run_started(self, e: Event) -> None:
         self.started = e
@@ -127,42 +133,37 @@ class _Builder:
     def on_run_finished(self, e: Event) -> None:
         self.finished = e
 
-    def on_ready(self, e: Event) -> None:
-        assert e.task_id is not None
-        self.ready[e.task_id] = e.elapsed
+    def on_ready(self, e: Event, tid: str) -> None:
+        self.ready[tid] = e.elapsed
 
-    def on_waiting(self, e: Event) -> None:
-        assert e.task_id is not None
-        self.waiting.setdefault(e.task_id, e.elapsed)
+    def on_waiting(self, e: Event, tid: str) -> None:
+        self.waiting.setdefault(tid, e.elapsed)
 
-    def on_started(self, e: Event) -> None:
-        assert e.task_id is not None
+    def on_started(self, e: Event, tid: str) -> None:
         worker = worker_address(e)
         key = lane_key(e.pid, worker)
         if key not in self.lanes:
             self.lanes[key] = LaneView(key, e.pid, worker)
-        self.open[e.task_id] = _Open(
-            e.attempt or 1, key, e.elapsed, self.ready.pop(e.task_id, None),
-            self.waiting.pop(e.task_id, None), _amounts((e.data or {}).get("resources")))
+        self.open[tid] = _Open(
+            e.attempt or 1, key, e.elapsed, self.ready.pop(tid, None), self.waiting.pop(tid, None),
+            _amounts((e.data or {}).get("resources")))
 
-    def on_kill(self, e: Event) -> None:
-        run = self.open.get(e.task_id or "")
+    def on_kill(self, e: Event, tid: str) -> None:
+        run = self.open.get(tid)
         if run is not None and run.kill is None:
             run.kill = e.reason
 
-    def on_attempt_end(self, e: Event) -> None:
-        assert e.task_id is not None
-        run = self.open.pop(e.task_id, None)
+    def on_attempt_end(self, e: Event, tid: str) -> None:
+        run = self.open.pop(tid, None)
         if run is not None:
             self.attempts.append(AttemptView(
-                e.task_id, run.attempt, run.lane, run.start, e.elapsed,
+                tid, run.attempt, run.lane, run.start, e.elapsed,
                 attempt_outcome(e.type, e.error), run.ready, run.waiting, e.error, run.kill,
                 run.resources))
 
-    def on_terminal(self, e: Event) -> None:
-        assert e.task_id is not None
-        self.on_attempt_end(e)
-        self.terminal[e.task_id] = e
+    def on_terminal(self, e: Event, tid: str) -> None:
+        self.on_attempt_end(e, tid)
+        self.terminal[tid] = e
 
     def on_worker_died(self, e: Event) -> None:
         key = lane_key(e.pid, worker_address(e))
@@ -180,10 +181,10 @@ class _Builder:
             str(data["error"]) if data.get("error") else None,
             int(attempts) if isinstance(attempts, int) else None))
 
-    def on_expanded(self, e: Event) -> None:
+    def on_expanded(self, e: Event, tid: str) -> None:
         children = (e.data or {}).get("children")
-        if e.task_id is not None and isinstance(children, list):
-            self.mapped[e.task_id] = tuple(str(c) for c in children)
+        if isinstance(children, list):
+            self.mapped[tid] = tuple(str(c) for c in children)
 
     def unfinished_attempts(self) -> list[AttemptView]:
         return [AttemptView(tid, run.attempt, run.lane, run.start, None, UNFINISHED, run.ready,

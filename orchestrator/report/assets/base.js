@@ -21,12 +21,10 @@ const CRITICAL = new Set(D.graph.critical);
 TASKS.forEach((t, i) => {
   t.index = i;
   t.err = t.error == null ? null : ERRORS[t.error];
-  t.tries = [];
 });
 for (const a of ATTEMPTS) {
   a.t = TASKS[a.task];
   a.err = a.error == null ? null : ERRORS[a.error];
-  a.t.tries.push(a);
 }
 
 const STATUSES = ["succeeded", "failed", "timed_out", "cancelled", "skipped", "unfinished"];

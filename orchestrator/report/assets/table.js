@@ -17,13 +17,15 @@ for (const t of TASKS) {
   t.search = (t.id + " " + t.status + " " + t.etype + " " + t.emsg).toLowerCase();
 }
 
+const COLLATOR = new Intl.Collator(undefined, { numeric: true });  // "t2" before "t10"
+
 function compare(key, numeric, desc) {
   const sign = desc ? -1 : 1;
   return (a, b) => {
     const x = a[key];
     const y = b[key];
     if (x == null || y == null) return x == null ? (y == null ? 0 : 1) : -1;  // blanks last
-    return sign * (numeric ? x - y : String(x).localeCompare(String(y)));
+    return sign * (numeric ? x - y : COLLATOR.compare(String(x), String(y)));
   };
 }
 

@@ -9,7 +9,8 @@ const AXIS_H = 22;
 let zoom = 1;
 
 function laneLabel(lane) {
-  return lane.worker ? lane.worker + " / " + lane.pid : "pid " + (lane.pid == null ? "-" : lane.pid);
+  const pid = lane.pid == null ? "-" : lane.pid;
+  return lane.worker ? lane.worker + " / " + pid : "pid " + pid;
 }
 
 function renderTimeline() {
@@ -98,7 +99,11 @@ function attemptTip(el) {
 function timelineLegend() {
   const seen = new Set(ATTEMPTS.map((a) => a.outcome));
   const items = OUTCOMES.filter((o) => seen.has(o)).map((o) => '<i class="o-' + o + '"></i>' + o);
-  items.push('<i class="queued-key"></i>queued: thin line; critical path: dark outline');
+  items.push('<i class="key-queued"></i>queued');
+  if (ATTEMPTS.some((a) => a.waiting != null)) {
+    items.push('<i class="key-waiting"></i>waiting for a resource');
+  }
+  items.push('<i class="key-crit"></i>critical path', '<i class="key-death"></i>worker died');
   $("timeline-legend").innerHTML = items.join("");
 }
 
