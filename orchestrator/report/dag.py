@@ -49,7 +49,6 @@ class GraphView:
     units: tuple[Unit, ...]
     columns: tuple[tuple[int, ...], ...]  # unit indices, column by column, top to bottom
     edges: tuple[tuple[int, int, int], ...]  # (from unit, to unit, how many task edges)
-    layers: Mapping[str, int]  # task id -> its layer
     critical_path: tuple[str, ...]
 
 
@@ -191,5 +190,5 @@ def build_graph(order: Sequence[str], deps: Mapping[str, Sequence[str]],
                 counted[(unit_of[d], unit_of[t])] += 1
     columns = _columns(units, counted)
     return GraphView(mode, tuple(units), tuple(tuple(c) for c in columns),
-                     tuple((a, b, n) for (a, b), n in counted.items()), layer,
+                     tuple((a, b, n) for (a, b), n in counted.items()),
                      critical_chain(order, deps, busy))

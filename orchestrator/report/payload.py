@@ -24,7 +24,7 @@ TRACEBACK_CHARS = 6_000
 TRACEBACK_BUDGET = 300_000
 
 TASK_FIELDS = ("id", "status", "attempts", "busy", "duration", "queued", "start", "end",
-               "error", "reused", "layer")
+               "error", "reused")
 ATTEMPT_FIELDS = ("task", "attempt", "lane", "start", "end", "outcome", "ready", "waiting",
                   "error", "kill")
 ERROR_FIELDS = ("kind", "type", "message", "traceback", "exit_code", "signal", "upstream")
@@ -89,8 +89,8 @@ def payload(view: RunView, graph: GraphView, title: str) -> dict[str, Any]:
     task_index = {tid: i for i, tid in enumerate(view.tasks)}
     lane_index = {lane.key: i for i, lane in enumerate(view.lanes)}
     tasks = [[t.id, t.status, t.attempts, _t(t.busy_time), _t(t.duration), _t(t.queued),
-              _t(t.started_at), _t(t.finished_at), errors.ref(t.error), int(t.reused),
-              graph.layers.get(t.id, 0)] for t in view.tasks.values()]
+              _t(t.started_at), _t(t.finished_at), errors.ref(t.error), int(t.reused)]
+             for t in view.tasks.values()]
     attempts = [[task_index[a.task], a.attempt, lane_index[a.lane], _t(a.start), _t(a.end),
                  a.outcome, _t(a.ready), _t(a.waiting), errors.ref(a.error), a.kill]
                 for a in view.attempts]

@@ -16,7 +16,7 @@ from orchestrator.telemetry.reader import metrics_from_events, task_results_from
 from .runs import HOSTILE_ID, HOSTILE_MESSAGE, later_schema_run, real_run, scripted_run
 
 pytestmark = pytest.mark.process
-RENDER_LIMIT_MS = 2000  # the figure; measured ~550-700 ms on the loaded 2-vCPU machine
+RENDER_LIMIT_MS = 2000  # the figure; seen: 0.35-0.7 s on the shared 2-vCPU machine
 
 
 @pytest.fixture(scope="module")
