@@ -13,6 +13,11 @@ function laneLabel(lane) {
   return lane.worker ? lane.worker + " / " + pid : "pid " + pid;
 }
 
+// "1.200 s" -> "1.2 s", "200.0 ms" -> "200 ms": ticks are round numbers.
+function tickLabel(t) {
+  return secs(t).replace(/(\.\d*?)0+(?= )/, "$1").replace(/\.(?= )/, "");
+}
+
 function renderTimeline() {
   const box = $("timeline");
   if (!LANES.length) {
@@ -28,7 +33,7 @@ function renderTimeline() {
     '</defs><g class="axis">'];
   for (const t of ticks(END, plotW)) {
     out.push('<line x1="' + x(t) + '" x2="' + x(t) + '" y1="' + (AXIS_H - 4) + '" y2="' + height +
-      '"/><text x="' + (x(t) + 3) + '" y="' + (AXIS_H - 8) + '">' + secs(t) + "</text>");
+      '"/><text x="' + (x(t) + 3) + '" y="' + (AXIS_H - 8) + '">' + tickLabel(t) + "</text>");
   }
   out.push("</g>");
   const byLane = LANES.map(() => []);
