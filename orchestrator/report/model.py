@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Mapping
 from ..model.results import TaskError, TaskStatus
 from ..telemetry.events import STATUS_OF_EVENT, TERMINAL_EVENT_TYPES, Event, EventType
 from ..telemetry.jsonl_format import iso_utc
-from ..telemetry.reader import _one_run, metrics_from_events
+from ..telemetry.reader import metrics_from_events, one_run
 from .series import Series, step_series
 from .views import UNFINISHED, AttemptView, GateView, LaneView, RunHeader, RunView, TaskView
 
@@ -267,7 +267,7 @@ def _header(b: _Builder, rid: str, run: list[Event], attempts: list[AttemptView]
 def build_view(events: Iterable[Event], run_id: str | None = None) -> RunView:
     """The ``RunView`` of one run. Raises ``EventLogError`` when ``events`` hold no run, or
     several and ``run_id`` does not pick one of them."""
-    rid, run = _one_run(events, run_id)
+    rid, run = one_run(events, run_id, to="report")
     b = _Builder()
     for e in run:
         b.feed(e)

@@ -132,7 +132,7 @@ def test_several_runs_need_a_run_id():
     with pytest.raises(EventLogError, match=r"hold 2 runs .*pass run_id="):
         build_view(first + second)
     assert build_view(first + second, second[0].run_id).header.status == "interrupted"
-    with pytest.raises(EventLogError, match=r"^no events$"):
+    with pytest.raises(EventLogError, match=r"^no events to report$"):
         build_view([])
 
 
