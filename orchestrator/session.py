@@ -63,7 +63,7 @@ class Session:
         self.retain = retain
         self.judge = Judge(tuple(gates), merge)
         self.cost = as_cost_model(cost) if cost is not None else None
-        self.flag = InterruptFlag()  # an async cancel, from another thread
+        self._async_cancel = InterruptFlag()  # set by cancel(), from another thread
         self._active: Executor | None = None
 
     # -- the ways to run ------------------------------------------------------------------------
@@ -125,7 +125,7 @@ class Session:
 
     def cancel(self) -> None:
         """Ask the run to stop (any thread)."""
-        self.flag.cancelled = True
+        self._async_cancel.cancelled = True
         if self._active is not None:
             self._active.wakeup()
 
@@ -164,7 +164,7 @@ class Session:
             while not sched.done:
                 if signals.raised:
                     raise signals.exception()
-                if self.flag.raised:
+                if self._async_cancel.raised:
                     raise _Cancelled()
                 yield sched.step(sched.next_timeout())
         except BaseException:  # GeneratorExit too
