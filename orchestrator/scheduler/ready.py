@@ -19,6 +19,7 @@ __all__ = ["ReadyQueue", "Intake", "Prefetch", "PREFETCH_BELOW_S"]
 # another task while a worker idles.
 PREFETCH_BELOW_S = 0.005
 _EWMA_WEIGHT = 0.2
+_END = object()  # what next() gives for an input that is used up (None is a bad task, not the end)
 
 
 class ReadyQueue:
@@ -34,9 +35,6 @@ class ReadyQueue:
 
     def __bool__(self) -> bool:
         return bool(self._heap)
-
-    def __len__(self) -> int:
-        return len(self._heap)
 
     def push(self, rec: TaskRecord) -> None:
         """Queue ``rec`` (its state is the caller's). Mutates."""
@@ -70,13 +68,14 @@ class Intake:
     def take(self) -> TaskRecord | None:
         """The next task's new record, or None when the input is used up. Raises ``SpecError``
         for an item that is not a flat batch's task. Mutates."""
-        for item in self._source:
-            spec = as_flat_task(item)
-            self._estimates.add(spec)
-            rec = TaskRecord(spec, self._count, self._estimates.of(spec), ())
-            self._count += 1
-            return rec
-        return None
+        item = next(self._source, _END)
+        if item is _END:
+            return None
+        spec = as_flat_task(item)
+        self._estimates.add(spec)
+        rec = TaskRecord(spec, self._count, self._estimates.of(spec), ())
+        self._count += 1
+        return rec
 
 
 class Prefetch:
