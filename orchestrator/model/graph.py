@@ -3,6 +3,8 @@
 Validation happens on construction, before anything runs, and names the place: the duplicate
 id, the task and the missing id, or the cycle's path (``a -> b -> c -> a``: each task depends on
 the next). No I/O here, and nothing is O(n^2): a 100,000-task graph builds in well under a second.
+Also the two shapes a run's input takes (``as_graph``, ``as_flat_batch``) and the rule for a
+missing ``estimate`` (``Estimates``), which a lazy flat batch applies one task at a time.
 """
 
 from __future__ import annotations
@@ -11,17 +13,41 @@ import heapq
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from .errors import CycleError, DuplicateTaskError, MissingDependencyError, SpecError
-from .spec import TaskSpec
+from .spec import TaskSpec, as_flat_task, as_task_spec
 
-__all__ = ["TaskGraph", "resolve_estimates"]
+__all__ = ["TaskGraph", "Estimates", "resolve_estimates", "as_graph", "as_flat_batch"]
+
+
+class Estimates:
+    """The rule for a task without an ``estimate``: it counts as the mean of those given so
+    far, or 1 when none are. Fed every spec first, it gives the mean over the whole graph."""
+
+    __slots__ = ("_sum", "_count")
+
+    def __init__(self) -> None:
+        self._sum = 0.0
+        self._count = 0
+
+    def add(self, spec: TaskSpec) -> None:
+        """Count ``spec``'s estimate, if it has one. Mutates."""
+        if spec.estimate is not None:
+            self._sum += spec.estimate
+            self._count += 1
+
+    def of(self, spec: TaskSpec) -> float:
+        """``spec``'s estimate, or the mean of those counted (1 when none were)."""
+        if spec.estimate is not None:
+            return spec.estimate
+        return self._sum / self._count if self._count else 1.0
 
 
 def resolve_estimates(specs: Iterable[TaskSpec]) -> dict[str, float]:
-    """id -> estimate; a task without one counts as the mean of those given, or 1 when none are."""
+    """id -> estimate, a missing one filled in by the ``Estimates`` rule."""
     specs = list(specs)
-    given = [s.estimate for s in specs if s.estimate is not None]
-    default = (sum(given) / len(given)) if given else 1.0
-    return {s.id: (s.estimate if s.estimate is not None else default) for s in specs}
+    estimates = Estimates()
+    for spec in specs:
+        estimates.add(spec)
+    return {spec.id: estimates.of(spec) for spec in specs}
 
 
 class TaskGraph:
@@ -34,9 +60,8 @@ class TaskGraph:
 
     def __init__(self, tasks: Iterable[TaskSpec]) -> None:
         specs: dict[str, TaskSpec] = {}
-        for spec in tasks:
-            if not isinstance(spec, TaskSpec):
-                raise SpecError(f"expected a TaskSpec, got {spec!r}")
+        for item in tasks:
+            spec = as_task_spec(item)
             if spec.id in specs:
                 raise DuplicateTaskError(spec.id)
             specs[spec.id] = spec
@@ -140,8 +165,6 @@ class TaskGraph:
     def _toposort(self) -> list[str]:
         index = {tid: i for i, tid in enumerate(self._specs)}
         waiting = {tid: len(d) for tid, d in self._deps.items()}
-
-
         ready = [(index[tid], tid) for tid, n in waiting.items() if n == 0]
         heapq.heapify(ready)
         order: list[str] = []
@@ -187,3 +210,30 @@ class TaskGraph:
                     del on_path[node]
                     done.add(node)
         raise AssertionError("no cycle found among nodes Kahn's algorithm could not order")
+
+
+# -- the two shapes of a run's input --------------------------------------------------------
+
+
+def as_graph(tasks: TaskGraph | Iterable[TaskSpec]) -> TaskGraph:
+    """``tasks`` as a validated graph (built here unless it is one already)."""
+    if isinstance(tasks, TaskGraph):
+        return tasks
+    if isinstance(tasks, (str, bytes, TaskSpec)):
+        raise SpecError(f"expected a TaskGraph or an iterable of TaskSpecs, got {tasks!r}")
+    return TaskGraph(tasks)
+
+
+def as_flat_batch(tasks: Iterable[TaskSpec]) -> Iterable[TaskSpec]:
+    """``tasks`` as a flat batch: a list is checked whole up front (nothing runs if one task is
+    bad); a generator stays lazy, and the scheduler checks each task as it pulls it."""
+    if isinstance(tasks, (str, bytes, TaskSpec, TaskGraph)):
+        raise SpecError(f"expected an iterable of TaskSpecs, got {tasks!r}")
+    if isinstance(tasks, Sequence):
+        seen: set[str] = set()
+        for item in tasks:
+            spec = as_flat_task(item)
+            if spec.id in seen:
+                raise DuplicateTaskError(spec.id)
+            seen.add(spec.id)
+    return tasks

@@ -17,7 +17,9 @@ from .errors import SpecError
 if TYPE_CHECKING:
     from .policy import RetryPolicy
 
-__all__ = ["Ref", "TaskSpec", "TaskFn", "find_refs", "substitute_refs"]
+__all__ = [
+    "Ref", "TaskSpec", "TaskFn", "find_refs", "substitute_refs", "as_task_spec", "as_flat_task",
+]
 
 TaskFn = Union[Callable[..., Any], str]
 
@@ -71,6 +73,17 @@ def substitute_refs(obj: Any, resolve: Callable[[str], Any]) -> Any:
     return obj
 
 
+def _check_fn(fn: Any, task_id: str) -> None:
+    if isinstance(fn, str):
+        if not _IMPORT_PATH.match(fn):
+            raise SpecError(
+                f"task {task_id!r}: fn must be a callable or an import path "
+                f"'pkg.module:function', got {fn!r}"
+            )
+    elif not callable(fn):
+        raise SpecError(f"task {task_id!r}: fn must be callable or an import path, got {fn!r}")
+
+
 def _check_seconds(value: Any, name: str, task_id: str, allow_zero: bool = False) -> None:
     if value is None:
         return
@@ -110,15 +123,7 @@ class TaskSpec:
         tid = self.id
         if not isinstance(tid, str) or not tid.strip():
             raise SpecError(f"TaskSpec.id must be a non-empty string, got {tid!r}")
-        fn = self.fn
-        if isinstance(fn, str):
-            if not _IMPORT_PATH.match(fn):
-                raise SpecError(
-                    f"task {tid!r}: fn must be a callable or an import path 'pkg.module:function', "
-                    f"got {fn!r}"
-                )
-        elif not callable(fn):
-            raise SpecError(f"task {tid!r}: fn must be callable or an import path, got {fn!r}")
+        _check_fn(self.fn, tid)
         # A mapping or a set iterates, but as keys or in no set order: a mistake, not args.
         if (isinstance(self.args, (str, bytes, Mapping, set, frozenset))
                 or not _is_iterable(self.args)):
@@ -181,6 +186,23 @@ class TaskSpec:
 
     # Frozen but holding dicts: hash by identity so specs can sit in sets.
     __hash__ = object.__hash__
+
+
+def as_task_spec(item: object) -> TaskSpec:
+    """``item``, checked to be a ``TaskSpec`` (every way in takes nothing else)."""
+    if not isinstance(item, TaskSpec):
+        raise SpecError(f"expected a TaskSpec, got {item!r}")
+    return item
+
+
+def as_flat_task(item: object) -> TaskSpec:
+    """``item``, checked to be a task of a flat batch: a ``TaskSpec`` without dependencies."""
+    spec = as_task_spec(item)
+    if spec.all_deps:
+        raise SpecError(
+            f"task {spec.id!r} has dependencies {list(spec.all_deps)}; flat batches take "
+            f"independent tasks (use execute_graph for dependencies)")
+    return spec
 
 
 def _is_iterable(value: Any) -> bool:

@@ -1,21 +1,26 @@
-"""The task lifecycle: one enum, one transitions table, one way to move.
+"""The scheduler's vocabulary: task states, stop reasons and kill reasons, each with its table.
 
     pending -> ready -> dispatched -> running -> (retry_wait -> ready)* -> terminal
     terminal = succeeded | failed | timed_out | cancelled | skipped
 
 ``dispatched`` means "sent to a worker that has not started it yet" (prefetch); when that worker
 dies the task goes back to ``ready`` without being charged an attempt.
+
+A run stops for one ``StopReason``; it kills each running attempt for one ``KillReason``. What a
+reason implies is read from its table here, never decided again where it is used.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Any, Final, Mapping
+from typing import Final, Mapping
 
-from ..model.results import TaskError, TaskStatus
-from ..model.spec import TaskSpec
+from ..model.results import TaskStatus
 
-__all__ = ["TaskState", "TERMINAL", "InvalidTransition", "TaskRecord"]
+__all__ = [
+    "TaskState", "TERMINAL", "ALLOWED", "InvalidTransition", "StopReason", "KillReason",
+    "LOST_ENDS",
+]
 
 
 class TaskState(enum.Enum):
@@ -67,56 +72,54 @@ class InvalidTransition(RuntimeError):
     """A bug in the scheduler: it tried a move the diagram does not allow."""
 
 
-class TaskRecord:
-    """Per-task bookkeeping, owned by the scheduler.
+class StopReason(enum.Enum):
+    """Why the whole run stops (before every task has run)."""
 
-    Invariant after construction: ``spec``, ``seq``, ``rank``, ``dependents``.
-    Changed by the scheduler only: everything else, ``state`` only through ``move``.
-    """
+    CASCADE = "cascade"  # a task failed and cancellation is "cascading"
+    RUN_TIMEOUT = "run_timeout"  # the run's global_timeout expired
+    INTERRUPT = "interrupt"  # Ctrl-C, SIGTERM, an async cancel, a closed stream, an error
 
-    __slots__ = (
-        "spec", "seq", "rank", "dependents", "state", "waiting", "attempt", "ticket",
-        "value", "error", "started_at", "finished_at", "first_started_at", "duration",
-        "busy_time", "worker_pid", "retry_delays", "kill_reason", "cpu_time", "peak_rss",
-        "reports", "last_failure", "payload",
-    )
-
-    def __init__(self, spec: TaskSpec, seq: int, rank: float, dependents: tuple[str, ...]) -> None:
-        self.spec = spec
-        self.seq = seq
-        self.rank = rank
-        self.dependents = dependents
-        self.state = TaskState.PENDING
-        self.waiting = 0  # dependencies not yet finished
-        self.attempt = 0  # attempts started so far
-        self.ticket: int | None = None  # the executor's handle on the current attempt
-        self.value: Any = None
-        self.error: TaskError | None = None
-        self.started_at: float | None = None
-        self.finished_at: float | None = None
-        self.first_started_at: float | None = None
-        self.duration: float | None = None
-        self.busy_time = 0.0
-        self.worker_pid: int | None = None
-        self.retry_delays: list[float] = []
-        self.kill_reason: str | None = None
-        self.cpu_time: float | None = None
-        self.peak_rss: int | None = None
-        self.reports: dict[str, Any] = {}
-        self.last_failure: TaskState | None = None
-        self.payload: Any = None  # the executor's prepared arguments, reused on requeue
+    __hash__ = object.__hash__
 
     @property
-    def id(self) -> str:
-        return self.spec.id
+    def kill(self) -> KillReason:
+        """What each attempt still running is killed for."""
+        return _KILL_FOR_STOP[self]
 
-    def move(self, to: TaskState) -> None:
-        """Change state, or raise ``InvalidTransition``. Mutates."""
-        if to not in ALLOWED[self.state]:
-            raise InvalidTransition(
-                f"task {self.spec.id!r}: {self.state.value} -> {to.value} is not allowed"
-            )
-        self.state = to
+    @property
+    def last_failure_stands(self) -> bool:
+        """Whether a task that already ran and waits for its retry ends with its last failure
+        (True), rather than cancelled: it did run, so "cancelled before it started" is wrong."""
+        return self is StopReason.RUN_TIMEOUT
 
-    def __repr__(self) -> str:
-        return f"<TaskRecord {self.spec.id!r} {self.state.value} attempt={self.attempt}>"
+
+class KillReason(enum.Enum):
+    """Why the scheduler kills one running attempt. The value is the ``task.kill`` event's
+    ``reason``."""
+
+    TIMEOUT = "timeout"  # the attempt passed its timeout
+    MEMORY_LIMIT = "memory_limit"  # its worker passed max_memory_mb
+    RUN_TIMEOUT = "run_timeout"  # the run stops: StopReason.RUN_TIMEOUT
+    CASCADE = "cascade"  # the run stops: StopReason.CASCADE
+    INTERRUPT = "interrupt"  # the run stops: StopReason.INTERRUPT
+
+    __hash__ = object.__hash__
+
+
+_KILL_FOR_STOP: Final[Mapping[StopReason, KillReason]] = {
+    StopReason.CASCADE: KillReason.CASCADE,
+    StopReason.RUN_TIMEOUT: KillReason.RUN_TIMEOUT,
+    StopReason.INTERRUPT: KillReason.INTERRUPT,
+}
+
+# How a task ends when the process running its attempt died, by what the attempt was killed
+# for (None: nobody killed it, it crashed). FAILED and TIMED_OUT are retried first when the
+# task's retry policy allows and the run is not stopping; CANCELLED never is.
+LOST_ENDS: Final[Mapping[KillReason | None, TaskState]] = {
+    None: S.FAILED,
+    KillReason.TIMEOUT: S.TIMED_OUT,
+    KillReason.MEMORY_LIMIT: S.FAILED,
+    KillReason.RUN_TIMEOUT: S.TIMED_OUT,
+    KillReason.CASCADE: S.CANCELLED,
+    KillReason.INTERRUPT: S.CANCELLED,
+}

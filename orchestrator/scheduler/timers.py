@@ -1,20 +1,39 @@
-"""One heap of timers: task deadlines, retry wake-ups, kill escalations, the run's deadline.
+"""One heap of timers: task deadlines, retry wake-ups, kill escalations, memory checks, the run's
+deadline; and the kinds of timer (``Timer``) that key it.
 
-Entries are ``(due, seq, key, token)``. A timer is cancelled by forgetting its token: when popped,
-an entry whose token is no longer registered for its key is dropped (trio's ``Deadlines``). The
-``seq`` tie-breaker means payloads are never compared. Stale entries are compacted away when they
-outnumber live ones, so a long run of short tasks with long timeouts keeps the heap small.
+Entries are ``(due, seq, key)``. A timer is cancelled by forgetting the ``seq`` registered for its
+key: when popped, an entry whose ``seq`` is no longer the key's is dropped (trio's
+``Deadlines``). The ``seq`` tie-breaker means keys are never compared. Stale entries are
+compacted away when they outnumber live ones, so a long run of short tasks with long timeouts
+keeps the heap small.
 """
 
 from __future__ import annotations
 
+import enum
 import heapq
 import itertools
-from typing import Generic, Hashable, TypeVar
+from typing import Generic, Hashable, TypeVar, Union
 
-__all__ = ["TimerHeap"]
+__all__ = ["TimerHeap", "Timer", "TimerKey"]
 
 K = TypeVar("K", bound=Hashable)
+
+
+class Timer(enum.Enum):
+    """What a timer is for; a key is ``(kind, subject)``, the subject named below."""
+
+    DEADLINE = "deadline"  # ticket: the attempt's timeout passed
+    ESCALATE = "escalate"  # ticket: the SIGTERM grace is over, SIGKILL
+    RETRY = "retry"  # task id: its retry backoff is over
+    MEMORY = "memory"  # None: measure the running attempts' memory
+    RUN = "run"  # None: the run's global_timeout expired
+
+    # Keys are hashed on every set and cancel (several times per task): identity, not name.
+    __hash__ = object.__hash__
+
+
+TimerKey = tuple[Timer, Union[int, str, None]]
 
 
 class TimerHeap(Generic[K]):

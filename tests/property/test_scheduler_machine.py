@@ -81,7 +81,7 @@ class SchedulerMachine(RuleBasedStateMachine):
     @precondition(late)
     @rule()
     def cancel(self) -> None:
-        """What Ctrl-C does to a run: Scheduler.abort("interrupt")."""
+        """What Ctrl-C does to a run: Scheduler.abort()."""
         sched = self.h.sched
         steps = 0
         step = sched.step
@@ -95,7 +95,7 @@ class SchedulerMachine(RuleBasedStateMachine):
 
         sched.step = guarded_step  # type: ignore[method-assign]
         try:
-            sched.abort("interrupt")
+            sched.abort()
         finally:
             del sched.step
         assert self.h.done

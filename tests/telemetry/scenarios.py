@@ -94,7 +94,7 @@ def interrupted_during_retry_wait() -> tuple[OrchestrationResult, list[Event]]:
     ex.fail("a", "first", duration=1.0)
     sched.step()
     clock.advance(0.5)
-    sched.abort("interrupt")
+    sched.abort()
     assert sched.done
     return sched.result(), events
 

@@ -7,7 +7,16 @@ import itertools
 import pytest
 
 from orchestrator.model.results import TaskStatus
-from orchestrator.scheduler.state import ALLOWED, TERMINAL, InvalidTransition, TaskRecord, TaskState
+from orchestrator.scheduler.records import TaskRecord
+from orchestrator.scheduler.state import (
+    ALLOWED,
+    LOST_ENDS,
+    TERMINAL,
+    InvalidTransition,
+    KillReason,
+    StopReason,
+    TaskState,
+)
 from tests.unit.harness import exactly, t
 
 S = TaskState
@@ -73,3 +82,29 @@ def test_a_new_record_is_pending_with_nothing_charged() -> None:
     assert (rec.state, rec.attempt, rec.seq, rec.rank, rec.dependents) == (
         S.PENDING, 0, 3, 2.5, ("b",))
     assert rec.id == "a" and rec.retry_delays == [] and rec.error is None
+
+
+def test_every_stop_reason_kills_for_its_own_reason() -> None:
+    assert {stop: stop.kill for stop in StopReason} == {
+        StopReason.CASCADE: KillReason.CASCADE,
+        StopReason.RUN_TIMEOUT: KillReason.RUN_TIMEOUT,
+        StopReason.INTERRUPT: KillReason.INTERRUPT,
+    }
+    assert [stop for stop in StopReason if stop.last_failure_stands] == [StopReason.RUN_TIMEOUT]
+
+
+def test_a_lost_attempt_ends_by_what_it_was_killed_for() -> None:
+    assert set(LOST_ENDS) == {None, *KillReason}
+    assert {reason: LOST_ENDS[reason] for reason in LOST_ENDS} == {
+        None: S.FAILED,
+        KillReason.TIMEOUT: S.TIMED_OUT,
+        KillReason.MEMORY_LIMIT: S.FAILED,
+        KillReason.RUN_TIMEOUT: S.TIMED_OUT,
+        KillReason.CASCADE: S.CANCELLED,
+        KillReason.INTERRUPT: S.CANCELLED,
+    }
+
+
+def test_kill_reasons_are_the_task_kill_event_reasons() -> None:
+    assert sorted(reason.value for reason in KillReason) == [
+        "cascade", "interrupt", "memory_limit", "run_timeout", "timeout"]

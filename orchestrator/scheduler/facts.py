@@ -1,0 +1,72 @@
+"""What a record becomes: its ``TaskResult``, the facts its terminal event carries, the reports
+it keeps over attempts; and the run-level facts ``run.started`` and ``run.finished`` report.
+
+Pure functions of their arguments (``merge_reports`` mutates the dict it is given).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..model.policy import OrchestrationPolicy
+from ..model.results import TaskResult
+from .records import TaskRecord
+
+__all__ = ["merge_reports", "task_result", "task_facts", "policy_summary", "state_counts"]
+
+
+def merge_reports(into: dict[str, Any], new: Mapping[str, Any]) -> None:
+    """Add an attempt's reports to the task's: numbers add up over attempts (what a failed
+    attempt cost was still spent), other values are replaced by the latest. Mutates ``into``."""
+    for name, value in new.items():
+        old = into.get(name)
+        if (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and isinstance(old, (int, float)) and not isinstance(old, bool)):
+            into[name] = old + value
+        else:
+            into[name] = value
+
+
+def task_result(rec: TaskRecord) -> TaskResult:
+    return TaskResult(
+        id=rec.id, status=rec.state.status(), value=rec.value, error=rec.error,
+        attempts=rec.attempt, started_at=rec.started_at, finished_at=rec.finished_at,
+        duration=rec.duration, worker_pid=rec.worker_pid,
+        retry_delays=tuple(rec.retry_delays), busy_time=rec.busy_time,
+        cpu_time=rec.cpu_time, peak_rss=rec.peak_rss, reports=rec.reports,
+        tags=rec.spec.tags,
+    )
+
+
+def task_facts(rec: TaskRecord, deps: Sequence[str]) -> dict[str, Any]:
+    """What a terminal event carries so a log alone rebuilds the task's metrics."""
+    facts: dict[str, Any] = {"busy_time": rec.busy_time}
+    if rec.cpu_time is not None:
+        facts["cpu_time"] = rec.cpu_time
+    if rec.peak_rss is not None:
+        facts["peak_rss"] = rec.peak_rss
+    if rec.reports:
+        facts["reports"] = rec.reports
+    if deps:
+        facts["deps"] = list(deps)
+    return facts
+
+
+def policy_summary(policy: OrchestrationPolicy) -> dict[str, Any]:
+    """The policy fields ``run.started`` reports."""
+    return {
+        "max_concurrency": policy.max_concurrency,
+        "task_timeout": policy.task_timeout,
+        "global_timeout": policy.global_timeout,
+        "cancellation": policy.cancellation,
+        "on_failure": policy.on_failure,
+        "max_attempts": policy.retry.max_attempts,
+    }
+
+
+def state_counts(records: Iterable[TaskRecord]) -> dict[str, int]:
+    """state value -> how many records are in it (``run.finished``'s ``counts``)."""
+    counts: dict[str, int] = {}
+    for rec in records:
+        counts[rec.state.value] = counts.get(rec.state.value, 0) + 1
+    return counts

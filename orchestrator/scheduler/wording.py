@@ -1,0 +1,82 @@
+"""Every message of the scheduler's that a person reads: why a task failed, timed out, was
+cancelled or skipped, and the warning about a dropped event callback.
+
+Pure functions of their arguments, each text in one place (tests/unit/test_wording.py pins them),
+apart from the loop that decides when each applies.
+"""
+
+from __future__ import annotations
+
+from ..model.results import TaskError
+from .records import TaskRecord
+from .state import KillReason, StopReason
+
+__all__ = [
+    "lost_attempt_error", "leftover_timeout_error", "cancelled_error", "upstream_error",
+    "pickling_error", "callback_dropped",
+]
+
+
+def lost_attempt_error(rec: TaskRecord, reason: KillReason | None, *, pid: int | None,
+                       signal: str | None, exit_code: int | None, timeout: float | None,
+                       global_timeout: float | None, memory_limit: float | None) -> TaskError:
+    """Why the process running ``rec``'s attempt died: killed for ``reason`` (``TIMEOUT``,
+    ``RUN_TIMEOUT``, ``MEMORY_LIMIT``), or by itself (``reason`` None: a crash)."""
+    how = signal or (f"exit code {exit_code}" if exit_code is not None else "unknown")
+    where = f"task {rec.id!r} attempt {rec.attempt}"
+    worker = f"worker pid {pid}"
+    if reason is KillReason.TIMEOUT:
+        return TaskError(kind="timeout", type="TimeoutError",
+                         message=f"{where} timed out after {timeout}s; killed {worker} ({how})")
+    if reason is KillReason.RUN_TIMEOUT:
+        return TaskError(kind="timeout", type="TimeoutError",
+                         message=f"{where} was still running when the run's global_timeout of "
+                                 f"{global_timeout}s expired; killed {worker} ({how})")
+    if reason is KillReason.MEMORY_LIMIT:
+        peak = (rec.rss_seen or 0) / 2**20
+        return TaskError(kind="memory", type="MemoryLimitExceeded",
+                         message=f"{where} exceeded its memory limit of {memory_limit:g} MB "
+                                 f"(peak seen {peak:.0f} MB); killed {worker} ({how})")
+    return TaskError(kind="crash", type="WorkerCrashed",
+                     message=f"{worker} died while running {where}: {how}",
+                     exit_code=exit_code, signal=signal)
+
+
+def leftover_timeout_error(task_id: str) -> TaskError:
+    """A task being killed for its time when the run gave up waiting for the kill."""
+    return TaskError(kind="timeout", type="TimeoutError",
+                     message=f"task {task_id!r} timed out; its worker was killed while the run "
+                             f"stopped")
+
+
+def cancelled_error(task_id: str, stop: StopReason | None, cause: str | None,
+                    global_timeout: float | None) -> TaskError:
+    """Why a task was cancelled: the run stopped for ``stop`` (``CASCADE`` after task ``cause``
+    failed, ``RUN_TIMEOUT``, or an interrupt)."""
+    if stop is StopReason.CASCADE:
+        message = (f"task {task_id!r} cancelled: task {cause!r} failed and cancellation is "
+                   f"'cascading'")
+    elif stop is StopReason.RUN_TIMEOUT:
+        message = (f"task {task_id!r} cancelled: the run's global_timeout of {global_timeout}s "
+                   f"expired before it started")
+    else:
+        message = f"task {task_id!r} cancelled: the run was interrupted"
+    return TaskError(kind="cancelled", type="Cancelled", message=message, upstream=cause)
+
+
+def upstream_error(task_id: str, root: str, root_status: str) -> TaskError:
+    """Why a task was skipped: the upstream task ``root`` ended ``root_status``."""
+    return TaskError(kind="upstream", type="UpstreamFailed",
+                     message=f"task {task_id!r} skipped: upstream task {root!r} {root_status}",
+                     upstream=root)
+
+
+def pickling_error(message: str) -> TaskError:
+    """The task's arguments could not be sent to a worker (``message`` names the argument)."""
+    return TaskError(kind="pickling", type="PicklingError", message=message)
+
+
+def callback_dropped(exc: Exception, event_type: str, run_id: str) -> str:
+    """The warning when an ``on_event`` callback raised and is called no more."""
+    return (f"on_event callback raised {type(exc).__name__}: {exc} (on a {event_type!r} event); "
+            f"it will not be called again in run {run_id}")
