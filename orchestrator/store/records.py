@@ -108,7 +108,7 @@ TASK_COLUMNS = (
 
 
 def _json(obj: Any) -> str | None:
-    if obj is None or (isinstance(obj, (Mapping, Sequence)) and not obj):
+    if not obj:  # None, or an empty dict or list: no column value
         return None
     return json.dumps(obj, default=repr, separators=(",", ":"))
 

@@ -130,9 +130,10 @@ class RunWriter:
     def _write(self, conn: sqlite3.Connection, batch: list[_Outcome],
                expansions: list[tuple[str, list[str]]]) -> None:
         conn.executemany(_INSERT_TASK, [self._row(conn, outcome) for outcome in batch])
-        conn.executemany(
-            "INSERT OR REPLACE INTO expansions (run, id, children) VALUES (?, ?, ?)",
-            [(self._run_key, tid, json.dumps(kids)) for tid, kids in expansions])
+        if expansions:
+            conn.executemany(
+                "INSERT OR REPLACE INTO expansions (run, id, children) VALUES (?, ?, ?)",
+                [(self._run_key, tid, json.dumps(kids)) for tid, kids in expansions])
 
     def _row(self, conn: sqlite3.Connection, outcome: _Outcome) -> tuple[Any, ...]:
         value_key: int | None = None
