@@ -53,8 +53,8 @@ def _forget_rows(store: RunStore, info: RunInfo) -> None:
                          f"{info.pid} on {info.host}); forget it once it has ended",
                          str(store.path))
     key = store.run_key(info.id)
-    _chunked(store, "forgetting a run", "DELETE FROM tasks WHERE rowid IN (SELECT rowid FROM "
-             "tasks WHERE run = ? LIMIT ?)", key)
+    _chunked(store, "forgetting a run", "DELETE FROM tasks WHERE run = ?1 AND id IN (SELECT id "
+             "FROM tasks WHERE run = ?1 LIMIT ?2)", key)
     with store.lock:
         write(store.conn, str(store.path), "forgetting a run", lambda c: (
             c.execute("DELETE FROM expansions WHERE run = ?", (key,)),
@@ -66,8 +66,8 @@ def sweep(store: RunStore) -> tuple[int, int]:
     """Delete values no task refers to, then blob files no value names; returns how many of
     each."""
     values = _chunked(store, "removing unused values", "DELETE FROM vals WHERE key IN ("
-                      "SELECT key FROM vals WHERE NOT EXISTS (SELECT 1 FROM tasks WHERE "
-                      "tasks.value = vals.key) LIMIT ?)")
+                      "SELECT key FROM vals WHERE key NOT IN (SELECT value FROM tasks WHERE "
+                      "value IS NOT NULL) LIMIT ?)")
 
     def files(c: sqlite3.Connection) -> int:
         unused = [sha for sha in store.blobs.names() if c.execute(

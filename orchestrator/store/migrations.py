@@ -7,6 +7,10 @@ in one ``BEGIN IMMEDIATE`` transaction that reads the version again, so two proc
 new file at once migrate it once. Opening always ends with a small write (``meta.opened``),
 which proves the file, its directory and the disk take writes before anything runs.
 
+Every index costs each commit a page written to the WAL, so there are few: ``tasks`` is keyed
+by (run, id) without a rowid, and the only other index on it is the fingerprint's (resume and
+cache lookups); ``gc`` finds unused values with one ``NOT IN`` over the tasks instead.
+
 Tables (docs/store.md describes each column):
 ``runs``: one row per run. ``tasks``: one row per finished task of a run. ``vals``: the stored
 values (inline, or the sha256 of a file beside the database); a reused task's row points at the
@@ -74,11 +78,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             value INTEGER REFERENCES vals (key),
             not_stored TEXT,
             reused_from TEXT,
-            UNIQUE (run, id),
-            CHECK (value IS NULL OR status = 'succeeded'))""",
+            PRIMARY KEY (run, id),
+            CHECK (value IS NULL OR status = 'succeeded')) WITHOUT ROWID""",
         """CREATE INDEX tasks_by_fingerprint ON tasks (fingerprint, run)
             WHERE value IS NOT NULL""",
-        """CREATE INDEX tasks_by_value ON tasks (value) WHERE value IS NOT NULL""",
         """CREATE TABLE expansions (
             run INTEGER NOT NULL REFERENCES runs (key) ON DELETE CASCADE,
             id TEXT NOT NULL,
