@@ -243,3 +243,20 @@ def test_a_run_id_is_unique_in_a_store(store: RunStore) -> None:
         store.start_run("r1", "wf")
     with pytest.raises(ValueError, match=r"a run finishes with one of"):
         store.start_run("r2", "wf").finish("running", {})
+
+
+def test_lookups_by_fingerprint_use_the_index(store: RunStore) -> None:
+    """A resume looks up every task: a scan of the run per lookup would make it quadratic."""
+    writer = store.start_run("r1", "wf")
+    for i in range(50):
+        writer.record(result(f"t{i}", value=i), fp(i))
+    writer.finish("succeeded", {})
+    seen: list[str] = []
+    store.conn.set_trace_callback(seen.append)
+    assert store.lookup("r1", fp(7)) is not None and store.cached(fp(8)) is not None
+    store.conn.set_trace_callback(None)
+    queries = [sql for sql in seen if "fingerprint =" in sql]
+    assert len(queries) == 2
+    for sql in queries:
+        plan = " ".join(str(row[-1]) for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "USING INDEX tasks_by_fingerprint" in plan, (sql, plan)
