@@ -129,40 +129,55 @@ class RunWriter:
 
     def _write(self, conn: sqlite3.Connection, batch: list[_Outcome],
                expansions: list[tuple[str, list[str]]]) -> None:
-        conn.executemany(_INSERT_TASK, [self._row(conn, outcome) for outcome in batch])
+        # Holding the write lock, this transaction is the only one adding values: their keys
+        # can be given here, so values and rows go in with one executemany each.
+        next_key = conn.execute("SELECT coalesce(max(key), 0) + 1 FROM vals").fetchone()[0]
+        gone = self._vanished(conn, batch)
+        values: list[tuple[Any, ...]] = []
+        rows = []
+        for outcome in batch:
+            value_key: int | None = None
+            not_stored = outcome.not_stored
+            reused = outcome.reused
+            if reused is not None:
+                value_key = reused.value_key
+                if value_key in gone:  # another process forgot its run since the lookup
+                    value_key = None
+                    not_stored = "the result it reused was removed from the store meanwhile"
+            elif outcome.encoded is not None and outcome.result.status is TaskStatus.SUCCEEDED:
+                value_key = next_key
+                next_key += 1
+                values.append(self._value_row(value_key, outcome.encoded))
+            rows.append(task_row(self._run_key, outcome.result, outcome.key, value_key,
+                                 not_stored, reused.origin if reused is not None else None))
+        conn.executemany("INSERT INTO vals (key, serializer, size, data, blob) "
+                         "VALUES (?, ?, ?, ?, ?)", values)
+        conn.executemany(_INSERT_TASK, rows)
         if expansions:
             conn.executemany(
                 "INSERT OR REPLACE INTO expansions (run, id, children) VALUES (?, ?, ?)",
                 [(self._run_key, tid, json.dumps(kids)) for tid, kids in expansions])
 
-    def _row(self, conn: sqlite3.Connection, outcome: _Outcome) -> tuple[Any, ...]:
-        value_key: int | None = None
-        not_stored = outcome.not_stored
-        reused_from: str | None = None
-        if outcome.reused is not None:
-            reused_from = outcome.reused.origin
-            value_key = outcome.reused.value_key
-            # Another process may have forgotten the run it came from since it was looked up.
-            if value_key is not None and conn.execute(
-                    "SELECT 1 FROM vals WHERE key = ?", (value_key,)).fetchone() is None:
-                value_key = None
-                not_stored = "the result it reused was removed from the store meanwhile"
-        elif outcome.encoded is not None and outcome.result.status is TaskStatus.SUCCEEDED:
-            value_key = self._store_value(conn, outcome.encoded)
-        return task_row(self._run_key, outcome.result, outcome.key, value_key, not_stored,
-                        reused_from)
+    @staticmethod
+    def _vanished(conn: sqlite3.Connection, batch: list[_Outcome]) -> set[int]:
+        """The value keys of reused results in ``batch`` that are no longer in the store."""
+        wanted = {o.reused.value_key for o in batch
+                  if o.reused is not None and o.reused.value_key is not None}
+        if not wanted:
+            return set()
+        found: set[int] = set()
+        keys = sorted(wanted)
+        for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit is far above
+            chunk = keys[start:start + 500]
+            found.update(k for (k,) in conn.execute(
+                f"SELECT key FROM vals WHERE key IN ({', '.join('?' * len(chunk))})", chunk))
+        return wanted - found
 
-    def _store_value(self, conn: sqlite3.Connection, encoded: Encoded) -> int:
+    def _value_row(self, key: int, encoded: Encoded) -> tuple[Any, ...]:
         data = encoded.data
-        if len(data) > BLOB_THRESHOLD:
-            sha = self.store.blobs.put(data)
-            cur = conn.execute("INSERT INTO vals (serializer, size, blob) VALUES (?, ?, ?)",
-                               (encoded.serializer, len(data), sha))
-        else:
-            cur = conn.execute("INSERT INTO vals (serializer, size, data) VALUES (?, ?, ?)",
-                               (encoded.serializer, len(data), data))
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        if len(data) > BLOB_THRESHOLD:  # to a file first: the row must never name a missing one
+            return (key, encoded.serializer, len(data), None, self.store.blobs.put(data))
+        return (key, encoded.serializer, len(data), data, None)
 
 
 def _encode(outcome: _Outcome) -> None:
