@@ -7,6 +7,9 @@ in one ``BEGIN IMMEDIATE`` transaction that reads the version again, so two proc
 new file at once migrate it once. Opening always ends with a small write (``meta.opened``),
 which proves the file, its directory and the disk take writes before anything runs.
 
+Keys of runs and values are never used twice (``AUTOINCREMENT``): a key another process
+looked up before a ``forget`` can only be found missing, never name a newer row.
+
 Every index costs each commit a page written to the WAL, so there are few: ``tasks`` is keyed
 by (run, id) without a rowid, and the only other index on it is the fingerprint's (resume and
 cache lookups); ``gc`` finds unused values with one ``NOT IN`` over the tasks instead.
@@ -35,7 +38,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID""",
         """CREATE TABLE runs (
-            key INTEGER PRIMARY KEY,
+            key INTEGER PRIMARY KEY AUTOINCREMENT,
             id TEXT NOT NULL UNIQUE,
             name TEXT NOT NULL,
             status TEXT NOT NULL,
@@ -50,7 +53,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             host TEXT)""",
         """CREATE INDEX runs_by_name ON runs (name, key)""",
         """CREATE TABLE vals (
-            key INTEGER PRIMARY KEY,
+            key INTEGER PRIMARY KEY AUTOINCREMENT,
             serializer TEXT NOT NULL,
             size INTEGER NOT NULL,
             data BLOB,

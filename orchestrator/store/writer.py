@@ -130,8 +130,10 @@ class RunWriter:
     def _write(self, conn: sqlite3.Connection, batch: list[_Outcome],
                expansions: list[tuple[str, list[str]]]) -> None:
         # Holding the write lock, this transaction is the only one adding values: their keys
-        # can be given here, so values and rows go in with one executemany each.
-        next_key = conn.execute("SELECT coalesce(max(key), 0) + 1 FROM vals").fetchone()[0]
+        # can be given here, so values and rows go in with one executemany each. They follow
+        # the largest key ever given (AUTOINCREMENT's record), so none is ever used twice.
+        next_key = 1 + conn.execute("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE "
+                                    "name = 'vals'").fetchone()[0]
         gone = self._vanished(conn, batch)
         values: list[tuple[Any, ...]] = []
         rows = []

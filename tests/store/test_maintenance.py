@@ -100,3 +100,21 @@ def test_files_a_killed_writer_left_behind_are_swept(store: RunStore) -> None:
     store.gc(keep=5)
     assert not orphan.exists() and not temp.exists()
     assert store.run("r1")["t0"].value == 1
+
+
+def test_a_key_looked_up_before_a_forget_never_names_a_newer_value(store: RunStore) -> None:
+    _run(store, "r1", "wf", "old")
+    stale = store.lookup("r1", fp("r1-0"))
+    assert stale is not None
+    store.forget("r1")  # the newest value and the newest run are gone ...
+    _run(store, "r2", "wf", "new")  # ... and new ones are added
+    fresh = store.task("r2", "t0")
+    assert fresh is not None and fresh.value_key != stale.value_key
+    resumed = store.start_run("r3", "wf", resumed_from="r1")
+    resumed.record(result("t0", attempts=0), fp("r1-0"), reused=stale)
+    resumed.finish("succeeded", {})
+    row = store.task("r3", "t0")
+    assert row is not None and not row.stored
+    assert row.not_stored == "the result it reused was removed from the store meanwhile"
+    with pytest.raises(StoreError, match=r"was removed from the store"):
+        store.load(stale)

@@ -25,7 +25,7 @@ def test_a_new_store_has_the_whole_schema_in_wal_mode(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"meta", "runs", "tasks", "vals", "expansions"}
+    assert tables == {"meta", "runs", "tasks", "vals", "expansions", "sqlite_sequence"}
 
 
 def test_opening_again_keeps_what_is_stored(tmp_path: Path) -> None:
