@@ -6,6 +6,7 @@ fingerprint (docs/store.md).
 * ``view.py``: ``StoredRun``, a stored run read lazily as a mapping of ``TaskResult``s;
 * ``maintenance.py``: forget, gc, sweeping unused values and files;
 * ``connection.py``, ``migrations.py``: opening the file right, the schema and its versions;
+* ``checkpoints.py``: WAL checkpoints on a thread of their own, off the scheduler loop;
 * ``blobs.py``, ``values.py``: how values are kept (inline or in files; which serialiser);
 * ``keys.py``, ``fingerprint.py``, ``canonical.py``, ``code.py``, ``origin.py``: the task's
   fingerprint: what it covers, and why it is never partial;

@@ -133,6 +133,7 @@ def connect(path: Path) -> sqlite3.Connection:
         mode = retry(where, "switching it to WAL mode",
                      lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # checkpoints.py runs them off the loop
         conn.execute("PRAGMA foreign_keys = ON")
     except BaseException:
         conn.close()

@@ -27,6 +27,7 @@ import psutil
 
 from . import maintenance
 from .blobs import BlobDamaged, BlobFiles
+from .checkpoints import Checkpointer
 from .connection import connect, retry, write
 from .errors import StoreError, UnknownRunError, UnreadableValueError
 from .keys import Fingerprint
@@ -62,6 +63,7 @@ class RunStore:
             self.conn.close()
             raise
         self.blobs = BlobFiles(Path(f"{self.path}.blobs"))
+        self.checkpoints = Checkpointer(self.path)
         self._run_keys: dict[str, int] = {}
         self._closed = False
 
@@ -69,6 +71,7 @@ class RunStore:
         with self.lock:
             if not self._closed:
                 self._closed = True
+                self.checkpoints.close()
                 self.conn.close()
 
     def __enter__(self) -> RunStore:

@@ -100,6 +100,7 @@ class RunWriter:
             with self.store.lock:
                 write(self.store.conn, str(self.store.path), "storing task results",
                       lambda c: self._write(c, batch, expansions))
+                self.store.checkpoints.committed(len(batch))
         except StoreError as exc:
             self.stopped = (f"results stopped being stored after {self.stored} task(s): {exc}")
             return self.stopped

@@ -260,3 +260,16 @@ def test_lookups_by_fingerprint_use_the_index(store: RunStore) -> None:
     for sql in queries:
         plan = " ".join(str(row[-1]) for row in store.conn.execute("EXPLAIN QUERY PLAN " + sql))
         assert "USING INDEX tasks_by_fingerprint" in plan, (sql, plan)
+
+
+def test_checkpoints_run_on_their_own_thread_not_in_a_commit(store: RunStore) -> None:
+    from orchestrator.store.checkpoints import EVERY_COMMITS
+
+    assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    writer = store.start_run("r1", "wf")
+    for i in range(EVERY_COMMITS):
+        writer.record(result(f"t{i}", value=i), fp(i))
+        writer.commit()
+    store.checkpoints.close()  # returns once the checkpoint asked for has run
+    assert store.checkpoints.done == 1
+    assert store.run("r1")["t7"].value == 7
