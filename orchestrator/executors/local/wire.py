@@ -108,7 +108,7 @@ class Wire:
         """Whether something (a message, or the end) can be read now."""
         try:
             return bool(self.conn.poll(0))
-        except (EOFError, OSError):
+        except OSError:
             return False
 
     def fileno(self) -> int:
