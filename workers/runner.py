@@ -52,6 +52,8 @@ def main(conn: Connection, lifeline: Connection | None, cwd: str | None = None) 
 
 
 class Worker:
+    """One worker's state: its pipe to the parent, the functions it was given, its memory probe."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.functions: dict[Any, Callable[..., Any] | _Lazy | _Unpickle] = {}

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import collections
 import enum
-from typing import Any, Deque, Final, Mapping
-
-import psutil
+from typing import TYPE_CHECKING, Any, Deque, Final, Mapping
 
 from ..base import Attempt
 from .wire import Wire
+
+if TYPE_CHECKING:
+    import psutil
 
 __all__ = ["SlotState", "Slot", "NEXT", "STARTING", "READY", "KILLING", "RETIRING", "GONE"]
 
