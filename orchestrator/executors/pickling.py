@@ -13,11 +13,11 @@ from typing import Any, Mapping
 
 import cloudpickle
 
-from workers.protocol import PICKLE_PROTOCOL
+from workers.protocol import PICKLE_PROTOCOL as PROTOCOL  # the wire's, so one fact
 
 __all__ = [
-    "SerializationError", "dumps", "dumps_callable", "dumps_arguments", "dumps_function",
-    "find_unpicklable",
+    "PROTOCOL", "SerializationError", "dumps", "dumps_callable", "dumps_arguments",
+    "dumps_function", "find_unpicklable",
 ]
 
 
@@ -32,14 +32,14 @@ class SerializationError(Exception):
 def dumps(obj: Any) -> bytes:
     """Pickle ``obj`` for a worker; raises ``SerializationError``."""
     try:
-        data = pickle.dumps(obj, PICKLE_PROTOCOL)
+        data = pickle.dumps(obj, PROTOCOL)
     except Exception:
         data = None
     # A class or function from __main__ pickles "by reference" but a worker has another __main__.
     if data is not None and b"__main__" not in data:
         return data
     try:
-        return cloudpickle.dumps(obj, PICKLE_PROTOCOL)  # type: ignore[no-any-return]
+        return cloudpickle.dumps(obj, PROTOCOL)  # type: ignore[no-any-return]
     except Exception as exc:
         raise SerializationError(f"{type(exc).__name__}: {exc}") from exc
 
@@ -47,7 +47,7 @@ def dumps(obj: Any) -> bytes:
 def dumps_callable(fn: Any) -> bytes:
     """Pickle a task function by value when it must be (lambda, closure, ``__main__``)."""
     try:
-        return cloudpickle.dumps(fn, PICKLE_PROTOCOL)  # type: ignore[no-any-return]
+        return cloudpickle.dumps(fn, PROTOCOL)  # type: ignore[no-any-return]
     except Exception as exc:
         raise SerializationError(f"{type(exc).__name__}: {exc}") from exc
 
@@ -76,7 +76,7 @@ def dumps_function(task_id: str, fn: Any) -> bytes:
 
 def _picklable(obj: Any) -> bool:
     try:
-        cloudpickle.dumps(obj, PICKLE_PROTOCOL)
+        cloudpickle.dumps(obj, PROTOCOL)
     except Exception:
         return False
     return True
