@@ -19,7 +19,8 @@ from .api import (
     iter_parallel,
 )
 from .clock import Clock, FakeClock, MonotonicClock
-from .executors.base import Executor, InlineExecutor
+from .executors.base import Executor
+from .executors.inline import InlineExecutor
 from .executors.local.pool import LocalPool
 from .executors.local.warm import shutdown_shared_pool
 from .gating.gates import (

@@ -4,21 +4,24 @@ Each worker also watches a lifeline pipe on a thread and kills its own tree when
 gone, but that thread needs the GIL: a task stuck in a C call that holds the GIL (a runaway
 regular expression, a C extension's loop) never lets it run, and the worker would keep burning
 a core forever after the parent was SIGKILLed or OOM-killed. The reaper depends on no worker:
-the parent tells it each worker's pid over a private pipe; when that pipe reads EOF without a
-goodbye, the parent is dead, and the reaper SIGKILLs each worker's tree and process group.
+the parent tells it each worker's pid over a private pipe (WATCH, UNWATCH: ``workers.protocol``);
+when that pipe reads EOF without a GOODBYE, the parent is dead, and the reaper SIGKILLs each
+worker's tree and process group.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING
 
-__all__ = ["main", "ADD", "REMOVE", "EXIT"]
+from .protocol import GOODBYE, UNWATCH, WATCH, receive
+from .tree import kill_group, signal_all
 
-ADD = 1  # (ADD, pid): a worker started
-REMOVE = 2  # (REMOVE, pid): a worker is gone
-EXIT = 3  # (EXIT,): the pool closed normally; leave the workers alone
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+__all__ = ["main"]
 
 
 def main(conn: Connection) -> None:
@@ -31,14 +34,14 @@ def main(conn: Connection) -> None:
     workers: dict[int, float | None] = {}  # pid -> create time (guards against pid reuse)
     while True:
         try:
-            msg = conn.recv()
+            msg = receive(conn)
         except (EOFError, OSError):
             break  # the parent is gone without saying goodbye
-        if msg[0] == ADD:
+        if msg[0] == WATCH:
             workers[msg[1]] = _create_time(msg[1])
-        elif msg[0] == REMOVE:
+        elif msg[0] == UNWATCH:
             workers.pop(msg[1], None)
-        elif msg[0] == EXIT:
+        elif msg[0] == GOODBYE:
             return
     for pid, created in workers.items():
         _kill_worker(pid, created)
@@ -56,8 +59,6 @@ def _create_time(pid: int) -> float | None:
 def _kill_worker(pid: int, created: float | None) -> None:
     import psutil
 
-    from .tree import signal_all
-
     try:
         proc = psutil.Process(pid)
         if created is not None and proc.create_time() != created:
@@ -65,8 +66,5 @@ def _kill_worker(pid: int, created: float | None) -> None:
         procs = proc.children(recursive=True)
     except psutil.Error:
         return
-    try:
-        os.killpg(pid, signal.SIGKILL)  # the worker called setsid: its group is its pid
-    except OSError:
-        pass
+    kill_group(pid)
     signal_all([proc, *procs])

@@ -1,3 +1,4 @@
 """The seam between the scheduler and whatever runs attempts: the protocol and its events
-(``base``), and the implementations: ``local`` (worker processes, the default), ``inline``
-(in this process, for debugging) and ``scripted`` (tests and simulation decide every outcome)."""
+(``base``), the implementations ``local`` (worker processes, the default), ``inline`` (in this
+process, for debugging) and ``scripted`` (tests and simulation decide every outcome), and
+``pickling`` (what crosses into a worker, and what could not)."""

@@ -9,13 +9,16 @@ e.g. ``kwargs['client']._lock``, so the error says where to look, not just "cann
 from __future__ import annotations
 
 import pickle
-from typing import Any
+from typing import Any, Mapping
 
 import cloudpickle
 
-__all__ = ["SerializationError", "dumps", "dumps_callable", "find_unpicklable"]
+from workers.protocol import PICKLE_PROTOCOL as PROTOCOL  # the wire's, so one fact
 
-PROTOCOL = 5
+__all__ = [
+    "PROTOCOL", "SerializationError", "dumps", "dumps_callable", "dumps_arguments",
+    "dumps_function", "find_unpicklable",
+]
 
 
 class SerializationError(Exception):
@@ -47,6 +50,28 @@ def dumps_callable(fn: Any) -> bytes:
         return cloudpickle.dumps(fn, PROTOCOL)  # type: ignore[no-any-return]
     except Exception as exc:
         raise SerializationError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def dumps_arguments(task_id: str, args: Any, kwargs: Mapping[str, Any]) -> bytes:
+    """Pickle a task's ``(args, kwargs)``; the error names the task and the part that failed."""
+    try:
+        return dumps((args, kwargs))
+    except SerializationError as exc:
+        where = find_unpicklable({"args": args, "kwargs": dict(kwargs)}, "")
+        where = where.replace("['args']", "args", 1).replace("['kwargs']", "kwargs", 1)
+        raise SerializationError(
+            f"task {task_id!r}: cannot pickle {where or 'its arguments'}: {exc}", where
+        ) from exc
+
+
+def dumps_function(task_id: str, fn: Any) -> bytes:
+    """Pickle a task's function by value; the error names the task and the function."""
+    try:
+        return dumps_callable(fn)
+    except SerializationError as exc:
+        raise SerializationError(
+            f"task {task_id!r}: cannot pickle its function "
+            f"{getattr(fn, '__qualname__', fn)!r}: {exc}", "fn") from exc
 
 
 def _picklable(obj: Any) -> bool:

@@ -1,4 +1,4 @@
-"""Stop exactly one worker and everything it started.
+"""One worker's process tree: stop it with everything it started, or measure it.
 
 ``kill_tree`` snapshots the worker's descendants (psutil), signals them children-first, then the
 worker's process group (the worker called ``setsid``, so its group holds any descendant that did
@@ -8,14 +8,13 @@ worker's sentinel. Descendants that survive a SIGTERM are remembered and get the
 
 from __future__ import annotations
 
-import os
 import signal
 
 import psutil
 
-from workers.tree import signal_all
+from workers.tree import kill_group, signal_all
 
-__all__ = ["kill_tree", "signal_name"]
+__all__ = ["kill_tree", "tree_rss", "signal_name"]
 
 
 def signal_name(signum: int) -> str:
@@ -44,12 +43,7 @@ def kill_tree(pid: int, sig: int = signal.SIGKILL,
             procs.append(p)
             seen.add(p.pid)
     signal_all(procs, sig)
-    if hasattr(os, "killpg"):
-        try:
-            if os.getpgid(pid) == pid and pid != os.getpgid(0):
-                os.killpg(pid, sig)
-        except OSError:
-            pass
+    kill_group(pid, sig)
     if root is not None:
         try:
             root.send_signal(sig)
@@ -57,3 +51,18 @@ def kill_tree(pid: int, sig: int = signal.SIGKILL,
             pass
         procs.append(root)
     return procs
+
+
+def tree_rss(pid: int) -> int | None:
+    """Resident bytes of ``pid`` and its descendants; None when ``pid`` is gone."""
+    try:
+        root = psutil.Process(pid)
+        total = root.memory_info().rss
+        for child in root.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                pass
+        return int(total)
+    except psutil.Error:
+        return None

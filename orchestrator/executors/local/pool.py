@@ -1,55 +1,21 @@
-"""LocalPool: worker processes the parent owns, one private pipe each.
+"""LocalPool: the Executor protocol over worker slots (the design is in ``local/__init__``).
 
-Why not a loky ``ProcessPoolExecutor``: killing one of its workers breaks the whole executor
-(every pending future fails with ``TerminatedWorkerError``). Here each worker is a slot: a process
-started with loky's process context (a fresh interpreter on every platform), a duplex pipe that
-only it and the parent hold, and its sentinel. So the parent always knows which process runs which
-attempt; a timeout kills exactly that process tree and nothing else in flight is touched.
-
-One ``selectors`` object watches every pipe and sentinel, plus a self-pipe for ``wakeup``: the
-scheduler blocks in one ``select`` until a worker reports, a worker dies, or its next timer is due.
-No polling.
-
-Start times are inferred, not reported: a worker runs what it is sent in order, so the head of a
-slot's queue starts when it is sent to an idle worker, when the worker becomes ready, or when the
-previous attempt's result arrives. That saves a message per task on the hot path.
-
-Prefetch: an attempt may be queued behind a busy worker (``submit(queue=True)``) so the worker
-never waits for the parent between short tasks. When that worker dies, the attempts queued behind
-the lost one come back as ``AttemptRequeued`` (never started, never charged).
-
-Dead or retired workers are replaced at once; after the first death a spare worker is kept warm,
-so the next replacement is ready immediately instead of after an interpreter start.
+The pool turns the scheduler's calls into messages on the slots' pipes (``wire``) and the
+workers' messages and deaths into executor events; which processes exist, and when they are
+started, retired or replaced, is the ``Supervisor``'s.
 """
 
 from __future__ import annotations
 
-import collections
 import os
 import pickle
 import selectors
 import signal
-import threading
-import time
 import weakref
-from typing import Any, Deque, Iterable
+from typing import Any
 
-import psutil
-
-from workers import reaper, runner
-from workers.protocol import (
-    DEFINE,
-    DONE,
-    EXIT,
-    FN_PATH,
-    FN_PICKLED,
-    INLINE_LIMIT,
-    PICKLE_PROTOCOL,
-    RAW,
-    READY,
-    RESET,
-    RUN,
-)
+from workers import protocol
+from workers.protocol import DONE, RAW, Message
 
 from ...clock import Clock, MonotonicClock
 from ...model.errors import PoolError
@@ -65,41 +31,17 @@ from ..base import (
     WorkerStarted,
     error_from_tuple,
 )
-from ..pickling import SerializationError, dumps, dumps_callable, find_unpicklable
-from .kill import kill_tree, signal_name
+from ..pickling import dumps_arguments
+from .kill import kill_tree, signal_name, tree_rss
+from .slots import KILLING, READY, RETIRING, Slot
+from .supervisor import Supervisor
+from .wire import FunctionTable
 
 __all__ = ["LocalPool", "close_all_pools"]
 
 # Only small attempts are queued behind a busy worker: a large one would block the parent's
 # write until that worker finished its current task.
 QUEUE_LIMIT_BYTES = 32 * 1024
-# A worker that dies this many times in a row before it is ready means the pool cannot start.
-MAX_START_FAILURES = 3
-
-
-class _Slot:
-    __slots__ = (
-        "index", "process", "conn", "pid", "sentinel", "ready", "queue", "started", "defined",
-        "done", "killing", "retiring", "spawned_at", "killed", "closed", "started_at",
-    )
-
-    def __init__(self, index: int, process: Any, conn: Any, spawned_at: float) -> None:
-        self.index = index
-        self.process = process
-        self.conn = conn
-        self.pid: int = process.pid
-        self.sentinel: int = process.sentinel
-        self.ready = False
-        self.queue: Deque[Attempt] = collections.deque()
-        self.started = False  # whether queue[0] has started
-        self.started_at = 0.0  # when it did
-        self.defined: set[Any] = set()
-        self.done = 0
-        self.killing = False
-        self.retiring = False
-        self.spawned_at = spawned_at
-        self.killed: list[psutil.Process] = []
-        self.closed = False
 
 
 class LocalPool:
@@ -115,35 +57,19 @@ class LocalPool:
                  spare_workers: int = 1, context: str = "loky") -> None:
         from loky.backend.context import get_context
 
-        self._ctx = get_context(context)
-        self._size = max_workers or 0
         self.max_tasks_per_worker = max_tasks_per_worker
         self._task_limit = max_tasks_per_worker  # this run's: the policy's, else the pool's
-        self._spare_target = spare_workers
-        self._want_spares = False
-        self._deaths: Deque[float] = collections.deque(maxlen=256)  # when workers were lost
         self._clock: Clock = MonotonicClock()
-        self._slots: list[_Slot | None] = []
-        self._spares: list[_Slot] = []
-        self._leaving: list[_Slot] = []  # retiring or being killed, no longer in a slot
-        self._by_ticket: dict[int, _Slot] = {}
+        self._by_ticket: dict[int, Slot] = {}
         self._events: list[ExecutorEvent] = []
-        self._fns: dict[Any, tuple[Any, int, Any]] = {}  # id/path -> (key, kind, payload)
-        self._fn_refs: list[Any] = []  # keeps callables alive so their id() stays theirs
-        self._start_failures = 0
+        self._functions = FunctionTable()
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
-        # The lifeline: workers read it, nobody writes it; EOF tells them the parent is gone.
-        self._lifeline_r, self._lifeline_w = self._ctx.Pipe(duplex=False)
-        # Kills the workers if this process dies while one is stuck holding its GIL (see
-        # workers/reaper.py); started with the first worker.
-        self._reaper: Any = None
-        self._reaper_conn: Any = None
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._sup = Supervisor(get_context(context), self._selector, spare_workers)
         self._closed = False
-        self._lock = threading.Lock()  # guards checkout by the shared-pool cache only
         _live_pools.add(self)
         if max_workers:
             self.open(self._clock, max_workers)
@@ -152,60 +78,42 @@ class LocalPool:
 
     @property
     def capacity(self) -> int:
-        return self._size
+        return len(self._sup.slots)
 
     @property
     def pids(self) -> list[int]:
         """Pids of every worker process this pool holds (slots, spares, leaving)."""
-        slots = [s for s in self._slots if s is not None] + self._spares + self._leaving
-        return [s.pid for s in slots]
+        return [s.pid for s in self._sup.all()]
 
     @property
     def worker_pids(self) -> list[int]:
         """Pids of the workers in the pool's slots (not spares or workers on their way out)."""
-        return [s.pid for s in self._slots if s is not None]
+        return [s.pid for s in self._sup.slots if s is not None]
 
     @property
     def helper_pids(self) -> list[int]:
         """Pids of the pool's other processes (its reaper)."""
-        return [] if self._reaper is None else [self._reaper.pid]
+        return self._sup.helper_pids
 
     def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None) -> None:
         if self._closed:
             raise PoolError("this LocalPool is closed")
-        self._clock = clock
+        self._clock = self._sup.clock = clock
         self._task_limit = (max_tasks_per_worker if max_tasks_per_worker is not None
                             else self.max_tasks_per_worker)
         if size < 1:
             raise PoolError(f"a pool needs at least 1 worker, got {size}")
-        while len(self._slots) > size:
-            slot = self._slots.pop()
-            if slot is not None:
-                self._retire(slot)
-        self._size = size
-        for index in range(size):
-            if index >= len(self._slots):
-                self._slots.append(None)
-            if self._slots[index] is None:
-                self._slots[index] = self._spawn(index)
+        self._sup.resize(size)
 
     def prepare(self, attempt: Attempt) -> None:
         if attempt.prepared is not None:
             return
-        try:
-            attempt.prepared = dumps((attempt.args, attempt.kwargs))
-        except SerializationError as exc:
-            where = find_unpicklable({"args": attempt.args, "kwargs": dict(attempt.kwargs)}, "")
-            where = where.replace("['args']", "args", 1).replace("['kwargs']", "kwargs", 1)
-            raise SerializationError(
-                f"task {attempt.task_id!r}: cannot pickle {where or 'its arguments'}: {exc}",
-                where,
-            ) from exc
-        self._function_key(attempt)
+        attempt.prepared = dumps_arguments(attempt.task_id, attempt.args, attempt.kwargs)
+        self._functions.add(attempt.task_id, attempt.fn)
 
     def idle(self) -> int:
-        return sum(1 for s in self._slots if s is not None and not s.queue and not s.killing
-                   and not s.retiring)
+        return sum(1 for s in self._sup.slots if s is not None and not s.queue
+                   and s.state is not KILLING)
 
     def submit(self, attempt: Attempt, *, queue: bool = False) -> bool:
         if attempt.prepared is None:
@@ -213,37 +121,22 @@ class LocalPool:
         slot = self._pick_slot(attempt, queue)
         if slot is None:
             return False
-        key, kind, payload = self._fns[self._fn_id(attempt.fn)]
-        conn = slot.conn
-        try:
-            if key not in slot.defined:
-                conn.send_bytes(pickle.dumps((DEFINE, key, kind, payload), PICKLE_PROTOCOL))
-                slot.defined.add(key)
-            args = attempt.prepared
-            big = len(args) > INLINE_LIMIT
-            conn.send_bytes(pickle.dumps(
-                (RUN, attempt.ticket, key, attempt.task_id, attempt.attempt, attempt.timeout,
-                 None if big else args), PICKLE_PROTOCOL))
-            if big:
-                conn.send_bytes(args)
-        except (OSError, ValueError):
+        if not slot.wire.send_run(attempt, self._functions[attempt.fn]):
             # The worker is dying; its sentinel will fire. Requeue, don't charge.
             self._events.append(AttemptRequeued(attempt.ticket))
             return True
         slot.queue.append(attempt)
         self._by_ticket[attempt.ticket] = slot
-        if len(slot.queue) == 1 and slot.ready:
-            now = self._clock.now()
-            slot.started = True
-            slot.started_at = now
-            self._events.append(AttemptStarted(attempt.ticket, slot.pid, now))
+        if len(slot.queue) == 1 and slot.state is READY:
+            self._start_head(slot, self._clock.now())
         return True
 
     def kill(self, ticket: int, *, force: bool) -> list[int]:
         slot = self._by_ticket.get(ticket)
         if slot is None or not slot.queue or slot.queue[0].ticket != ticket:
             return []
-        slot.killing = True
+        if slot.state is not KILLING:
+            slot.move(KILLING)
         sig = signal.SIGKILL if force else signal.SIGTERM
         slot.killed = kill_tree(slot.pid, sig, slot.killed)
         return [p.pid for p in slot.killed]
@@ -253,35 +146,21 @@ class LocalPool:
 
     def memory(self, ticket: int) -> int | None:
         slot = self._by_ticket.get(ticket)
-        if slot is None or not slot.started or slot.queue[0].ticket != ticket:
+        if slot is None or slot.started_at is None or slot.queue[0].ticket != ticket:
             return None
-        try:
-            root = psutil.Process(slot.pid)
-            total = root.memory_info().rss
-            for child in root.children(recursive=True):
-                try:
-                    total += child.memory_info().rss
-                except psutil.Error:
-                    pass
-            return int(total)
-        except psutil.Error:
-            return None
+        return tree_rss(slot.pid)
 
     def wait(self, timeout: float | None) -> list[ExecutorEvent]:
         if self._events:
             timeout = 0
         for key, _ in self._selector.select(timeout):
-            kind, slot = key.data
-            if kind == "conn":
-                self._receive(slot)
-            elif kind == "dead":
+            slot = key.data  # a worker's pipe or sentinel; None: the wake pipe
+            if slot is None:
+                self._drain_wake()
+            elif key.fd == slot.sentinel:
                 self._on_exit(slot)
             else:
-                try:
-                    while os.read(self._wake_r, 4096):
-                        pass
-                except OSError:
-                    pass
+                self._receive(slot)
         events, self._events = self._events, []
         return events
 
@@ -293,39 +172,18 @@ class LocalPool:
 
     def begin_run(self) -> None:
         """Forget the previous run's functions, here and in every worker."""
-        self._fns.clear()
-        self._fn_refs.clear()
-        self._start_failures = 0
-        for slot in self._live_slots():
-            if slot.defined:
-                try:
-                    slot.conn.send_bytes(pickle.dumps((RESET,), PICKLE_PROTOCOL))
-                except OSError:
-                    pass
-                slot.defined.clear()
+        self._functions.clear()
+        self._sup.start_failures = 0
+        for slot in self._sup.live():
+            slot.wire.send_reset()
 
     def end_run(self) -> None:
-        self._fns.clear()
-        self._fn_refs.clear()
-        self._deaths.clear()  # a burst's extra spares are not kept for the next run
-        while len(self._spares) > self._spare_target:
-            self._retire(self._spares.pop())
-        # Workers retired near the end of the run were asked to exit and do so at once: collect
-        # them now, or their exits would be reported in the next run (``worker.died``).
-        idle_leaving = [slot for slot in self._leaving if not slot.queue]
-        if idle_leaving:
-            if not _wait_exit(idle_leaving, 1.0):
-                # An exit can hang for good (a task left a non-daemon thread running, which
-                # the interpreter waits for): an idle worker has nothing left to lose.
-                for slot in idle_leaving:
-                    if not _wait_exit([slot], 0):
-                        kill_tree(slot.pid, signal.SIGKILL)
-                _wait_exit(idle_leaving, 5.0)
-            mark = len(self._events)
-            for slot in idle_leaving:
-                if _wait_exit([slot], 0):
-                    self._on_exit(slot)
-            del self._events[mark:]
+        self._functions.clear()
+        # Workers retired near the end of the run exit now; collected here, or their exits
+        # would be reported in the next run (``worker.died``).
+        mark = len(self._events)
+        self._sup.trim(self._on_exit)
+        del self._events[mark:]
 
     def close(self, *, kill: bool = False) -> None:
         """Stop every worker: politely (EXIT, then SIGKILL after 2 s), or at once with ``kill``."""
@@ -333,37 +191,13 @@ class LocalPool:
             return
         self._closed = True
         _live_pools.discard(self)
-        slots = list(self._live_slots()) + list(self._leaving)
-        if not kill:
-            for slot in slots:
-                if slot.queue:
-                    kill_tree(slot.pid, signal.SIGKILL)
-                else:
-                    try:
-                        slot.conn.send_bytes(pickle.dumps((EXIT,), PICKLE_PROTOCOL))
-                    except OSError:
-                        pass
-            _wait_exit(slots, 2.0)
-        for slot in slots:
-            if not _wait_exit([slot], 0):
-                kill_tree(slot.pid, signal.SIGKILL, slot.killed)
-        _wait_exit(slots, 5.0)
-        for slot in slots:
-            self._kill_remains(slot)  # before join() reaps the worker: see there
-            slot.process.join(5)
-            self._forget(slot)
-        self._stop_reaper()
-        self._slots.clear()
-        self._spares.clear()
-        self._leaving.clear()
+        self._sup.close(kill=kill)
         self._selector.close()
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self._lifeline_w.close()
-        self._lifeline_r.close()
 
     @property
     def closed(self) -> bool:
@@ -376,105 +210,29 @@ class LocalPool:
         self.close(kill=exc[0] is not None)
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else f"{self._size} workers"
+        state = "closed" if self._closed else f"{self.capacity} workers"
         return f"<LocalPool {state}>"
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _live_slots(self) -> Iterable[_Slot]:
-        for slot in self._slots:
-            if slot is not None:
-                yield slot
-        yield from self._spares
-
-    def _start_reaper(self) -> None:
-        reader, self._reaper_conn = self._ctx.Pipe(duplex=False)
-        self._reaper = self._ctx.Process(target=reaper.main, args=(reader,),
-                                         name="orchestrator-reaper", daemon=True)
-        try:
-            self._reaper.start()
-        except Exception as exc:
-            raise PoolError(f"could not start the pool's reaper process: {exc}") from exc
-        finally:
-            reader.close()
-
-    def _tell_reaper(self, *msg: int) -> None:
-        try:
-            self._reaper_conn.send(msg)
-        except (OSError, ValueError, AttributeError):
-            pass  # the reaper is gone; each worker's lifeline still watches the parent
-
-    def _stop_reaper(self) -> None:
-        if self._reaper is None:
-            return
-        self._tell_reaper(reaper.EXIT)
-        self._reaper_conn.close()
-        self._reaper.join(5)
-        if self._reaper.exitcode is None:
-            self._reaper.kill()
-            self._reaper.join(5)
-        self._reaper = None  # loky closes a process's sentinel fd only when it is collected
-
-    def _spawn(self, index: int) -> _Slot:
-        if self._reaper is None:
-            self._start_reaper()
-        parent_end, child_end = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(
-            target=runner.main,
-            args=(child_end, self._lifeline_r, os.getcwd()),
-            name=f"orchestrator-worker-{index}",
-            daemon=True,
-        )
-        try:
-            process.start()
-        except Exception as exc:
-            raise PoolError(f"could not start a worker process: {exc}") from exc
-        finally:
-            child_end.close()
-        self._tell_reaper(reaper.ADD, process.pid)
-        slot = _Slot(index, process, parent_end, self._clock.now())
-        self._selector.register(parent_end.fileno(), selectors.EVENT_READ, ("conn", slot))
-        self._selector.register(process.sentinel, selectors.EVENT_READ, ("dead", slot))
-        return slot
-
-    def _fn_id(self, fn: Any) -> Any:
-        return fn if isinstance(fn, str) else id(fn)
-
-    def _function_key(self, attempt: Attempt) -> None:
-        fn = attempt.fn
-        ident = self._fn_id(fn)
-        if ident in self._fns:
-            return
-        if isinstance(fn, str):
-            entry: tuple[Any, int, Any] = (len(self._fns), FN_PATH, fn)
-        else:
-            try:
-                payload = dumps_callable(fn)
-            except SerializationError as exc:
-                raise SerializationError(
-                    f"task {attempt.task_id!r}: cannot pickle its function "
-                    f"{getattr(fn, '__qualname__', fn)!r}: {exc}", "fn") from exc
-            entry = (len(self._fns), FN_PICKLED, payload)
-            self._fn_refs.append(fn)
-        self._fns[ident] = entry
-
-    def _pick_slot(self, attempt: Attempt, queue: bool) -> _Slot | None:
-        best: _Slot | None = None
-        for slot in self._slots:
-            if slot is None or slot.killing or slot.retiring:
+    def _pick_slot(self, attempt: Attempt, queue: bool) -> Slot | None:
+        """An idle worker (a ready one first, else one still starting: it reads its pipe once
+        it is up); with ``queue``, else the best busy one to queue behind."""
+        best: Slot | None = None
+        for slot in self._sup.slots:
+            if slot is None or slot.state is KILLING or slot.queue:
                 continue
-            if not slot.queue:
-                if slot.ready:
-                    return slot
-                if best is None or best.queue:
-                    best = slot  # a starting worker reads the pipe once it is up
+            if slot.state is READY:
+                return slot
+            if best is None:
+                best = slot
         if best is not None or not queue:
             return best
         if len(attempt.prepared) > QUEUE_LIMIT_BYTES:
             return None
         limit = self._task_limit
-        for slot in self._slots:
-            if slot is None or slot.killing or slot.retiring:
+        for slot in self._sup.slots:
+            if slot is None or slot.state is KILLING:
                 continue
             if limit is not None and slot.done + len(slot.queue) >= limit:
                 continue
@@ -484,41 +242,53 @@ class LocalPool:
                 best = slot
         return best
 
-    def _receive(self, slot: _Slot) -> None:
-        try:
-            data = slot.conn.recv_bytes()
-        except (EOFError, OSError):
-            self._unregister_conn(slot)  # the sentinel reports the death
-            return
-        msg = pickle.loads(data)
-        if msg[0] == DONE:
-            self._on_done(slot, msg)
-        elif msg[0] == READY:
-            slot.ready = True
-            self._start_failures = 0
-            now = self._clock.now()
-            self._events.append(WorkerStarted(slot.pid, slot.index, now, now - slot.spawned_at))
-            if slot.queue and not slot.started:
-                slot.started = True
-                slot.started_at = now
-                self._events.append(AttemptStarted(slot.queue[0].ticket, slot.pid, now))
+    def _start_head(self, slot: Slot, now: float) -> None:
+        """The head of ``slot``'s queue starts now (inferred: the worker runs in order)."""
+        slot.started_at = now
+        self._events.append(AttemptStarted(slot.queue[0].ticket, slot.pid, now))
 
-    def _on_done(self, slot: _Slot, msg: tuple[Any, ...]) -> None:
-        _, ticket, ok, payload, err, run_s, cpu_s, peak, reports = msg
-        raw = ok and isinstance(payload, int) and payload == RAW
-        if ok and (payload is None or raw):
-            payload = slot.conn.recv_bytes()
+    def _drain_wake(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except OSError:
+            pass
+
+    def _receive(self, slot: Slot) -> bool:
+        """Handle ``slot``'s next message; False once its pipe is closed."""
+        msg = slot.wire.receive()
+        if msg is None:
+            self._sup.mute(slot)  # the sentinel reports the death
+            return False
+        tag = msg[0]
+        if tag == DONE:
+            self._on_done(slot, msg)
+        elif tag == protocol.READY:
+            self._on_ready(slot)
+        return True
+
+    def _on_ready(self, slot: Slot) -> None:
+        self._sup.on_ready(slot)
+        now = self._clock.now()
+        self._events.append(WorkerStarted(slot.pid, slot.index, now, now - slot.spawned_at))
+        if slot.queue and slot.started_at is None:
+            self._start_head(slot, now)
+
+    def _on_done(self, slot: Slot, msg: Message) -> None:
+        _, ticket, ok, form, payload, err, run_s, cpu_s, peak, reports = msg
         attempt = slot.queue.popleft()
-        slot.started = False
+        slot.started_at = None
         self._by_ticket.pop(attempt.ticket, None)
         assert attempt.ticket == ticket, (
             f"worker {slot.pid} answered {ticket}, expected {attempt.ticket}")
         now = self._clock.now()
         value: Any = None
         error: TaskError | None = None
-        if raw:
+        if not ok:
+            error = error_from_tuple(err)
+        elif form == RAW:
             value = payload  # a large bytes result, received as is: no second copy
-        elif ok:
+        else:
             try:
                 value = pickle.loads(payload)
             except Exception as exc:
@@ -527,182 +297,52 @@ class LocalPool:
                     kind="pickling", type=type(exc).__qualname__,
                     message=f"task {attempt.task_id!r}: its result could not be unpickled in the "
                             f"parent: {exc}")
-        else:
-            error = error_from_tuple(err)
         slot.done += 1
         self._events.append(AttemptFinished(ticket, slot.pid, now, ok, value, error, run_s, cpu_s,
                                             peak, reports))
-        if slot.killing:
-            return  # the kill won the race to the result; the death is reported separately
+        if slot.state is KILLING:
+            return  # the result beat the kill; the death is reported separately
         limit = self._task_limit
-        if limit is not None and slot.done >= limit and not slot.queue:
-            self._replace(slot, retire=True)
+        if (limit is not None and slot.done >= limit and not slot.queue
+                and slot.state is READY):
+            self._sup.replace(slot)
         elif slot.queue:
-            slot.started = True
-            slot.started_at = now
-            self._events.append(AttemptStarted(slot.queue[0].ticket, slot.pid, now))
+            self._start_head(slot, now)
 
-    def _on_exit(self, slot: _Slot) -> None:
+    def _on_exit(self, slot: Slot) -> None:
         # Results written before the death still count: read them first.
-        if not slot.closed:
-            try:
-                while slot.conn.poll(0):
-                    self._receive(slot)
-                    if slot.closed:
-                        break
-            except (EOFError, OSError):
-                pass
-        self._kill_remains(slot)
-        slot.process.join(1.0)
-        self._tell_reaper(reaper.REMOVE, slot.pid)
-        code = slot.process.exitcode
+        while slot.wire.pending() and self._receive(slot):
+            pass
+        code = self._sup.collect(slot)
         sig = signal_name(-code) if code is not None and code < 0 else None
+        exit_code = code if sig is None else None
         now = self._clock.now()
-        if slot.retiring and not slot.queue:
+        killed = slot.state is KILLING
+        if slot.state is RETIRING and not slot.queue:
             reason = "retired"
-        elif slot.killing:
-            reason = "killed"
         else:
-            reason = "crashed"
-        self._events.append(WorkerExited(slot.pid, slot.index, now, code if sig is None else None,
-                                         sig, reason))
+            reason = "killed" if killed else "crashed"
+        self._events.append(WorkerExited(slot.pid, slot.index, now, exit_code, sig, reason))
         if slot.queue:
             head = slot.queue.popleft()
             self._by_ticket.pop(head.ticket, None)
-            if slot.started:
-                self._events.append(AttemptLost(head.ticket, slot.pid, now,
-                                                code if sig is None else None, sig, slot.killing))
+            if slot.started_at is not None:
+                self._events.append(AttemptLost(head.ticket, slot.pid, now, exit_code, sig,
+                                                killed))
             else:
                 self._events.append(AttemptRequeued(head.ticket))
             for rest in slot.queue:
                 self._by_ticket.pop(rest.ticket, None)
                 self._events.append(AttemptRequeued(rest.ticket))
             slot.queue.clear()
-        if not slot.ready and reason == "crashed":
-            self._start_failures += 1
-        self._forget(slot)
-        if slot in self._leaving:
-            self._leaving.remove(slot)
-        elif slot in self._spares:
-            self._spares.remove(slot)
-        elif 0 <= slot.index < len(self._slots) and self._slots[slot.index] is slot:
-            if self._start_failures >= MAX_START_FAILURES:
-                raise PoolError(
-                    f"worker processes die before they are ready ({self._start_failures} in a "
-                    f"row, last exit: {sig or code}); check that 'workers' imports in a fresh "
-                    f"interpreter")
-            self._slots[slot.index] = None
-            self._want_spares = self._spare_target > 0
-            self._deaths.append(now)
-            self._fill(slot.index)
-        self._top_up_spares()
-
-    def _kill_remains(self, slot: _Slot) -> None:
-        """SIGKILL what a dead worker left: its process group and whatever a SIGTERM step
-        signalled (a descendant that ignores SIGTERM outlives the worker, and the scheduler
-        cancels the SIGKILL step once the attempt is lost). Called before the worker is reaped:
-        until then its pid, which is its group id (``setsid``), cannot be reused."""
-        if hasattr(os, "killpg"):
-            try:
-                os.killpg(slot.pid, signal.SIGKILL)
-            except OSError:
-                pass
-        for proc in slot.killed:
-            if proc.pid != slot.pid:
-                try:
-                    proc.kill()  # psutil checks the pid was not reused
-                except psutil.Error:
-                    pass
-
-    def _replace(self, slot: _Slot, *, retire: bool) -> None:
-        """Move ``slot`` out (retire: ask it to exit) and put a fresh worker in its place."""
-        if retire:
-            slot.retiring = True
-            try:
-                slot.conn.send_bytes(pickle.dumps((EXIT,), PICKLE_PROTOCOL))
-            except OSError:
-                pass
-        self._leaving.append(slot)
-        self._slots[slot.index] = None
-        self._fill(slot.index)
-
-    def _retire(self, slot: _Slot) -> None:
-        slot.retiring = True
-        self._leaving.append(slot)
-        if not slot.queue:
-            try:
-                slot.conn.send_bytes(pickle.dumps((EXIT,), PICKLE_PROTOCOL))
-            except OSError:
-                pass
-
-    def _fill(self, index: int) -> None:
-        if self._closed:
-            return
-        spare = next((s for s in self._spares if s.ready), None)
-        if spare is not None:
-            self._spares.remove(spare)
-            spare.index = index
-            self._slots[index] = spare
-        else:
-            self._slots[index] = self._spawn(index)
-
-    def _spares_wanted(self) -> int:
-        """``spare_workers`` after the first death; during a burst of deaths (timeouts in a
-        row), as many as died in the last second, up to the pool's size, so each replacement
-        finds a ready worker instead of waiting for an interpreter to start."""
-        if not self._want_spares:
-            return 0
-        now = self._clock.now()
-        recent = sum(1 for t in self._deaths if now - t < 1.0)
-        return min(max(self._spare_target, recent), max(self._size, self._spare_target))
-
-    def _top_up_spares(self) -> None:
-        if self._closed:
-            return
-        wanted = self._spares_wanted()
-        while len(self._spares) < wanted:
-            self._spares.append(self._spawn(-1))
-
-    def _unregister_conn(self, slot: _Slot) -> None:
-        if not slot.closed:
-            slot.closed = True
-            try:
-                self._selector.unregister(slot.conn.fileno())
-            except (KeyError, ValueError, OSError):
-                pass
-
-    def _forget(self, slot: _Slot) -> None:
-        self._unregister_conn(slot)
-        try:
-            self._selector.unregister(slot.sentinel)
-        except (KeyError, ValueError, OSError):
-            pass
-        try:
-            slot.conn.close()
-        except OSError:
-            pass
+        self._sup.settle(slot, reason == "crashed", now, f"{sig or code}")
 
 
-def _queue_key(slot: _Slot) -> tuple[int, float]:
-    return len(slot.queue), slot.started_at if slot.started else float("inf")
+def _queue_key(slot: Slot) -> tuple[int, float]:
+    return len(slot.queue), slot.started_at if slot.started_at is not None else float("inf")
 
 
-def _wait_exit(slots: list[_Slot], timeout: float) -> bool:
-    """Wait until every worker of ``slots`` has exited, without reaping it (sentinels)."""
-    from multiprocessing.connection import wait
-
-    pending = {slot.sentinel for slot in slots}
-    deadline = time.monotonic() + timeout
-    while pending:
-        left = deadline - time.monotonic()
-        ready = wait(list(pending), max(0.0, left))
-        pending.difference_update(ready)
-        if left <= 0:
-            break
-    return not pending
-
-
-# Every pool not yet closed, so that interpreter exit closes them (warm_pool.py registers it).
+# Every pool not yet closed, so that interpreter exit closes them (warm.py registers that).
 _live_pools: weakref.WeakSet[LocalPool] = weakref.WeakSet()
 
 

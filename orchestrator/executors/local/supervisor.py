@@ -1,0 +1,315 @@
+"""The pool's processes: start workers into slots, retire and replace them, keep warm spares,
+collect the dead, and run the reaper that kills them all if this process dies.
+
+Warm spares: replacing a killed worker costs an interpreter start (~75 ms, far more on a loaded
+machine). After the first death the pool keeps ``spare_workers`` ready; while workers die fast (a
+run of timeouts) as many as died in the last second, up to the pool's size, so each replacement
+finds a ready worker. ``trim`` drops a burst's extra spares when the run ends.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import selectors
+import signal
+import time
+from multiprocessing.connection import wait as wait_sentinels
+from typing import Any, Callable, Deque, Iterator
+
+import psutil
+
+from workers import reaper, runner
+from workers.tree import kill_group
+
+from ...clock import Clock, MonotonicClock
+from ...model.errors import PoolError
+from .kill import kill_tree
+from .slots import GONE, KILLING, READY, RETIRING, STARTING, Slot
+from .wire import ReaperWire, Wire
+
+__all__ = ["Supervisor", "MAX_START_FAILURES"]
+
+# A worker that dies this many times in a row before it is ready means the pool cannot start.
+MAX_START_FAILURES = 3
+
+class Supervisor:
+    """Every worker process of one pool: ``slots`` (by index; None while being refilled),
+    ``spares`` and ``leaving`` (retiring or dying, out of their slot).
+
+    Each new worker's pipe and sentinel are registered with ``selector``, the slot as their data.
+    """
+
+    def __init__(self, ctx: Any, selector: selectors.BaseSelector, spare_target: int) -> None:
+        self.ctx = ctx
+        self.clock: Clock = MonotonicClock()
+        self.slots: list[Slot | None] = []
+        self.spares: list[Slot] = []
+        self.leaving: list[Slot] = []
+        self.spare_target = spare_target
+        self.start_failures = 0
+        self.closed = False
+        self._selector = selector
+        self._want_spares = False
+        self._deaths: Deque[float] = collections.deque(maxlen=256)  # when workers were lost
+        # The lifeline: workers read it, nobody writes it; EOF tells them the parent is gone.
+        self._lifeline_r, self._lifeline_w = ctx.Pipe(duplex=False)
+        # Kills the workers if this process dies while one is stuck holding its GIL (see
+        # workers/reaper.py); started with the first worker.
+        self._reaper: Any = None
+        self._reaper_wire: ReaperWire | None = None
+
+    # -- who is there ------------------------------------------------------------------------
+
+    def live(self) -> Iterator[Slot]:
+        """The workers in slots, then the spares."""
+        for slot in self.slots:
+            if slot is not None:
+                yield slot
+        yield from self.spares
+
+    def all(self) -> list[Slot]:
+        return [*self.live(), *self.leaving]
+
+    @property
+    def helper_pids(self) -> list[int]:
+        return [] if self._reaper is None else [self._reaper.pid]
+
+    # -- starting and retiring ---------------------------------------------------------------
+
+    def resize(self, size: int) -> None:
+        """Retire the slots beyond ``size`` and fill every empty one up to it. Mutates."""
+        while len(self.slots) > size:
+            slot = self.slots.pop()
+            if slot is not None:
+                self.retire(slot)
+        for index in range(size):
+            if index >= len(self.slots):
+                self.slots.append(None)
+            if self.slots[index] is None:
+                self.slots[index] = self.spawn(index)
+
+    def spawn(self, index: int) -> Slot:
+        """Start a worker for slot ``index`` (-1: a spare) and watch it."""
+        if self._reaper_wire is None:
+            self._reaper_wire = self._start_reaper()
+        parent_end, child_end = self.ctx.Pipe(duplex=True)
+        process = self.ctx.Process(
+            target=runner.main,
+            args=(child_end, self._lifeline_r, os.getcwd()),
+            name=f"orchestrator-worker-{index}",
+            daemon=True,
+        )
+        try:
+            process.start()
+        except Exception as exc:
+            raise PoolError(f"could not start a worker process: {exc}") from exc
+        finally:
+            child_end.close()
+        self._reaper_wire.watch(process.pid)
+        slot = Slot(index, process, Wire(parent_end), self.clock.now())
+        self._selector.register(slot.wire.fileno(), selectors.EVENT_READ, slot)
+        self._selector.register(slot.sentinel, selectors.EVENT_READ, slot)
+        return slot
+
+    def on_ready(self, slot: Slot) -> None:
+        """``slot``'s worker reported READY. Mutates."""
+        if slot.state is STARTING:
+            slot.move(READY)
+        self.start_failures = 0
+
+    def retire(self, slot: Slot) -> None:
+        """Move ``slot`` out of service and ask its worker to exit after what it was sent
+        (a dying worker just leaves). Mutates."""
+        if slot.state is not KILLING:
+            slot.move(RETIRING)
+        self.leaving.append(slot)
+        slot.wire.send_exit()
+
+    def replace(self, slot: Slot) -> None:
+        """Retire ``slot`` and put a fresh worker (a ready spare, if any) in its place."""
+        self.slots[slot.index] = None
+        self.retire(slot)
+        self._fill(slot.index)
+
+    def _fill(self, index: int) -> None:
+        if self.closed:
+            return  # close() ran on another thread (interpreter exit) during a wait()
+        spare = next((s for s in self.spares if s.state is READY), None)
+        if spare is not None:
+            self.spares.remove(spare)
+            spare.index = index
+            self.slots[index] = spare
+        else:
+            self.slots[index] = self.spawn(index)
+
+    # -- deaths ------------------------------------------------------------------------------
+
+    def collect(self, slot: Slot) -> int | None:
+        """Kill what the dead worker of ``slot`` left, reap it, stop watching it; its exit code
+        (negative: the signal). Mutates."""
+        self._kill_remains(slot)
+        slot.process.join(1.0)
+        if self._reaper_wire is not None:
+            self._reaper_wire.unwatch(slot.pid)
+        code: int | None = slot.process.exitcode
+        return code
+
+    def settle(self, slot: Slot, crashed: bool, now: float, cause: str) -> None:
+        """After ``slot``'s worker exited and was collected: take it out, and put a worker in
+        its place if it held one. ``crashed``: it died by itself; ``cause`` says how (for the
+        error when workers keep dying before they are ready). Mutates."""
+        if crashed and slot.state is STARTING:
+            self.start_failures += 1
+        slot.move(GONE)
+        self.forget(slot)
+        if slot in self.leaving:
+            self.leaving.remove(slot)
+        elif slot in self.spares:
+            self.spares.remove(slot)
+        elif 0 <= slot.index < len(self.slots) and self.slots[slot.index] is slot:
+            self.slots[slot.index] = None
+            if self.start_failures >= MAX_START_FAILURES:
+                raise PoolError(
+                    f"worker processes die before they are ready ({self.start_failures} in a "
+                    f"row, last exit: {cause}); check that 'workers' imports in a fresh "
+                    f"interpreter")
+            self._want_spares = self.spare_target > 0
+            self._deaths.append(now)
+            self._fill(slot.index)
+        self._top_up_spares()
+
+    def _spares_wanted(self) -> int:
+        """``spare_target`` after the first death; during a burst of deaths (timeouts in a
+        row), as many as died in the last second, up to the pool's size."""
+        if not self._want_spares:
+            return 0
+        now = self.clock.now()
+        recent = sum(1 for t in self._deaths if now - t < 1.0)
+        return min(max(self.spare_target, recent), max(len(self.slots), self.spare_target))
+
+    def _top_up_spares(self) -> None:
+        if self.closed:
+            return
+        wanted = self._spares_wanted()
+        while len(self.spares) < wanted:
+            self.spares.append(self.spawn(-1))
+
+    def mute(self, slot: Slot) -> None:
+        """Stop reading ``slot``'s pipe (it reached its end); its sentinel reports the death."""
+        try:
+            self._selector.unregister(slot.wire.fileno())
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def forget(self, slot: Slot) -> None:
+        self.mute(slot)
+        try:
+            self._selector.unregister(slot.sentinel)
+        except (KeyError, ValueError, OSError):
+            pass
+        slot.wire.close()
+
+    def _kill_remains(self, slot: Slot) -> None:
+        """SIGKILL what a dead worker left: its process group and whatever a SIGTERM step
+        signalled (a descendant that ignores SIGTERM outlives the worker, and the scheduler
+        cancels the SIGKILL step once the attempt is lost). Called before the worker is reaped:
+        until then its pid, which is its group id (``setsid``), cannot be reused."""
+        kill_group(slot.pid)
+        for proc in slot.killed:
+            if proc.pid != slot.pid:
+                try:
+                    proc.kill()  # psutil checks the pid was not reused
+                except psutil.Error:
+                    pass
+
+    # -- between runs and at the end ---------------------------------------------------------
+
+    def trim(self, on_exit: Callable[[Slot], None]) -> None:
+        """End of a run: forget the burst of deaths, retire the spares beyond the target, and
+        hand the retired workers that exit now to ``on_exit``, so their exits are not reported
+        in the next run. Mutates."""
+        self._deaths.clear()
+        while len(self.spares) > self.spare_target:
+            self.retire(self.spares.pop())
+        idle_leaving = [slot for slot in self.leaving if not slot.queue]
+        if not idle_leaving:
+            return
+        if not _wait_exit(idle_leaving, 1.0):
+            # An exit can hang for good (a task left a non-daemon thread running, which the
+            # interpreter waits for): an idle worker has nothing left to lose.
+            for slot in idle_leaving:
+                if not _wait_exit([slot], 0):
+                    kill_tree(slot.pid, signal.SIGKILL)
+            _wait_exit(idle_leaving, 5.0)
+        for slot in idle_leaving:
+            if _wait_exit([slot], 0):
+                on_exit(slot)
+
+    def close(self, *, kill: bool) -> None:
+        """Stop every worker: politely (EXIT, then SIGKILL after 2 s), or at once with ``kill``;
+        then the reaper. Mutates."""
+        self.closed = True
+        slots = self.all()
+        if not kill:
+            for slot in slots:
+                if slot.queue:
+                    kill_tree(slot.pid, signal.SIGKILL)
+                else:
+                    slot.wire.send_exit()
+            _wait_exit(slots, 2.0)
+        for slot in slots:
+            if not _wait_exit([slot], 0):
+                kill_tree(slot.pid, signal.SIGKILL, slot.killed)
+        _wait_exit(slots, 5.0)
+        for slot in slots:
+            self._kill_remains(slot)  # before join() reaps the worker: see there
+            slot.process.join(5)
+            self.forget(slot)
+            slot.move(GONE)
+        self._stop_reaper()
+        self.slots.clear()
+        self.spares.clear()
+        self.leaving.clear()
+        self._lifeline_w.close()
+        self._lifeline_r.close()
+
+    # -- the reaper --------------------------------------------------------------------------
+
+    def _start_reaper(self) -> ReaperWire:
+        reader, writer = self.ctx.Pipe(duplex=False)
+        process = self.ctx.Process(target=reaper.main, args=(reader,),
+                                   name="orchestrator-reaper", daemon=True)
+        try:
+            process.start()
+        except Exception as exc:
+            writer.close()
+            raise PoolError(f"could not start the pool's reaper process: {exc}") from exc
+        finally:
+            reader.close()
+        self._reaper = process
+        return ReaperWire(writer)
+
+    def _stop_reaper(self) -> None:
+        if self._reaper_wire is None:
+            return
+        self._reaper_wire.goodbye()
+        self._reaper.join(5)
+        if self._reaper.exitcode is None:
+            self._reaper.kill()
+            self._reaper.join(5)
+        self._reaper = None  # loky closes a process's sentinel fd only when it is collected
+        self._reaper_wire = None
+
+
+def _wait_exit(slots: list[Slot], timeout: float) -> bool:
+    """Wait until every worker of ``slots`` has exited, without reaping it (sentinels)."""
+    pending = {slot.sentinel for slot in slots}
+    deadline = time.monotonic() + timeout
+    while pending:
+        left = deadline - time.monotonic()
+        ready = wait_sentinels(list(pending), max(0.0, left))
+        pending.difference_update(ready)
+        if left <= 0:
+            break
+    return not pending

@@ -1,0 +1,108 @@
+"""A worker process's hygiene: its session, its children, and its end when the parent dies.
+
+On start a worker:
+
+* leaves the parent's session (``setsid``), so a terminal's Ctrl-C reaches only the parent, which
+  decides what dies, and the worker's process group holds the task's whole tree;
+* becomes a child subreaper (Linux), so a double-forked grandchild that leaves the tree is
+  re-parented to the worker and is still found and killed with it;
+* watches a lifeline pipe on a daemon thread: when the parent dies (even by SIGKILL) the pipe
+  reads EOF and the worker kills its own tree and exits at once, even in the middle of a task.
+
+Between tasks it collects exited children and kills the ones still running, so a task's
+processes end with the task (one ``waitpid`` tells whether there are any).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+
+from .tree import kill_group, signal_all
+
+__all__ = ["prepare_process", "watch_parent", "reap_children", "kill_leftovers"]
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def prepare_process(cwd: str | None) -> None:
+    """Make this process a worker: own session, subreaper, ``cwd`` on ``sys.path``. Mutates
+    process-wide state."""
+    # The parent decides what dies; a terminal's Ctrl-C must not reach the worker directly.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(os, "setsid"):
+        try:
+            os.setsid()
+        except OSError:
+            pass
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        except Exception:
+            pass
+    # The pool starts workers as daemons (so the parent never waits for them at exit), but a
+    # daemonic process may not start multiprocessing children, which tasks may want to do: the
+    # lifeline and kill_tree already make sure those children die with the worker.
+    import multiprocessing
+
+    multiprocessing.current_process().daemon = False
+    # "pkg.mod:func" paths are resolved against the directory the user ran from.
+    path = cwd or os.getcwd()
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+
+def watch_parent(lifeline_fd: int) -> None:
+    """Start the lifeline thread: it blocks on ``lifeline_fd``, which the parent never writes,
+    so EOF means the parent is gone; then it kills this worker's tree and the worker."""
+    threading.Thread(target=_watch, args=(lifeline_fd,), name="lifeline", daemon=True).start()
+
+
+def _watch(fd: int) -> None:
+    try:
+        while os.read(fd, 1):
+            pass
+    except OSError:
+        pass
+    _kill_own_tree()
+
+
+def _kill_own_tree() -> None:
+    try:
+        import psutil
+
+        signal_all(psutil.Process().children(recursive=True))
+    except Exception:  # dying anyway: the group kill below still takes what stayed in it
+        pass
+    kill_group(os.getpid())  # the group: us and whatever stayed in it
+    os._exit(70)
+
+
+def reap_children() -> bool:
+    """Collect exited children (orphans re-parented to this subreaper too), between tasks.
+
+    Returns whether a child is still running: one ``waitpid`` answers both, so the common case
+    (no children at all) costs a single system call."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except OSError:  # ChildProcessError: no children at all
+            return False
+        if pid == 0:
+            return True
+
+
+def kill_leftovers() -> None:
+    """A task's processes end with the task: SIGKILL every descendant still running after it
+    returned (a subreaper's tree holds even double-forked daemons), then collect them."""
+    import psutil
+
+    procs = psutil.Process().children(recursive=True)
+    signal_all(procs)
+    psutil.wait_procs(procs, timeout=1.0)
+    reap_children()
