@@ -19,7 +19,7 @@ from ..model.graph import TaskGraph
 from ..model.policy import OrchestrationPolicy
 from ..model.results import OrchestrationResult, RunMetrics, TaskResult
 from ..model.spec import TaskSpec, substitute_refs
-from ..telemetry.events import EventHandler, EventType
+from ..telemetry.events import SCHEMA_MINOR, EventHandler, EventType
 from ..telemetry.metrics import compute_metrics
 from .emitter import RunEvents
 from .facts import policy_summary, state_counts, task_result
@@ -97,6 +97,7 @@ class Scheduler(Reactions):
             "tasks": len(self._records) if self._graph is not None else None,
             "max_concurrency": self.policy.max_concurrency,
             "policy": policy_summary(self.policy),
+            "schema_minor": SCHEMA_MINOR,
         })
         if self.policy.global_timeout is not None:
             self._timers.set((Timer.RUN, None), self._started_at + self.policy.global_timeout)

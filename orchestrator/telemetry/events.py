@@ -14,11 +14,13 @@ from ..model.results import TaskError, TaskStatus
 from .jsonl_format import iso_utc
 
 __all__ = [
-    "SCHEMA_VERSION", "EventType", "Event", "EventHandler", "TERMINAL_EVENT",
+    "SCHEMA_VERSION", "SCHEMA_MINOR", "EventType", "Event", "EventHandler", "TERMINAL_EVENT",
     "STATUS_OF_EVENT", "TERMINAL_EVENT_TYPES",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 1  # the major version, in every event's ``schema``
+# What this release added within version 1 (docs/events.md, "Versions"); ``run.started`` says it.
+SCHEMA_MINOR: Final = 1
 
 
 class EventType:
