@@ -42,6 +42,8 @@ class Snapshot:
 class RunTracker:
     """Counts a run's progress from its events (an ``on_event`` sink)."""
 
+    nonblocking = True  # counters under a lock: a run calls it on its loop
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
