@@ -7,14 +7,21 @@ machine stream (``--json``, ``--events -``) the table moves to stderr, so stdout
 On Ctrl-C (or SIGTERM) the library kills every worker, flushes the event sinks and raises with the
 partial result; that result is printed and saved like a finished one, and the exit code is 130
 (143 for SIGTERM).
+
+An ``--events`` log that could not be written in full (a full disk, a closed pipe) does not
+stop the run: the summary is printed as usual, then the log is named incomplete, with how
+many events are missing, as the ``Error:`` line and exit code 4, or as a ``Warning:`` line
+above another code's ``Error:`` line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sys
+import warnings
 from typing import IO, Any, Callable, Iterator
 
 import click
@@ -23,7 +30,7 @@ from ..api import execute_graph
 from ..interrupts import partial_result
 from ..model.results import OrchestrationResult
 from ..telemetry.costs import CostModel, CpuTimeCost, ReportedCost
-from ..telemetry.sinks import JsonLinesSink
+from ..telemetry.sinks import JsonLinesSink, SinkError, SinkWarning
 from ..workflow import (
     Problem,
     Workflow,
@@ -33,7 +40,7 @@ from ..workflow import (
     load_workflow,
     resolve_hooks,
 )
-from .app import cli, debug_option, exit_code, interrupt_code
+from .app import EXIT_LOG_INCOMPLETE, EXIT_OK, cli, debug_option, exit_code, interrupt_code
 from .policy_options import policy_options, pop_overrides
 from .progress import LiveDisplay, RunTracker
 from .summary import metrics_line, outcome_message, plural, result_document, summary_lines
@@ -88,8 +95,10 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
         and os.environ.get("TERM") != "dumb"
     with contextlib.ExitStack() as stack:
         sinks: list[Callable[[Any], None]] = []
+        log: JsonLinesSink | None = None
         if events is not None:
-            sinks.append(stack.enter_context(_opened("--events", events, JsonLinesSink)))
+            log = stack.enter_context(_opened("--events", events, _open_log))
+            sinks.append(log)
         out_file = stack.enter_context(_opened("--output", output, _open_text)) \
             if output is not None else None
         if not quiet and not as_json:
@@ -101,19 +110,25 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
         if cpu_hour_price is not None:
             cost = CpuTimeCost(per_cpu_hour=cpu_hour_price) + cost
         result, signal_code = _execute(wf, merge, gates, sinks, tracker, cost)
+        log_problem, log_note = _close_log(log)
         code = exit_code(result, signal_code)
+        if log_problem is not None and code == EXIT_OK:
+            code = EXIT_LOG_INCOMPLETE
         document = result_document(result, source=wf.source, name=wf.name, code=code)
         if out_file is not None:
             json.dump(document, out_file, indent=2)
             out_file.write("\n")
 
-    _print(result, document, code, as_json=as_json, quiet=quiet, human=human, color=color)
+    _print(result, document, code, as_json=as_json, quiet=quiet, human=human, color=color,
+           log_problem=log_problem, log_note=log_note)
     ctx.exit(code)
 
 
 def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, as_json: bool,
-           quiet: bool, human: IO[str], color: bool) -> None:
-    """The JSON document, or the table; the metrics line; the ``Error:`` line if any."""
+           quiet: bool, human: IO[str], color: bool, log_problem: str | None,
+           log_note: str | None) -> None:
+    """The JSON document, or the table; the metrics line; the ``Error:`` line if any (and
+    the event log's problem: as the error for exit 4, else as a warning above it)."""
     if as_json:
         click.echo(json.dumps(document, indent=2))
     elif not quiet:
@@ -121,7 +136,14 @@ def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, 
             click.echo(line, file=human, color=color)
     if not as_json:
         click.echo(metrics_line(result), file=human)
+    if log_note is not None:
+        click.echo(f"Warning: {log_note}", err=True)
     message = outcome_message(result, code)
+    if log_problem is not None:
+        if code == EXIT_LOG_INCOMPLETE:
+            message = log_problem
+        else:
+            click.echo(f"Warning: {log_problem}", err=True)
     if message is not None:
         click.echo(f"Error: {message}", err=True)
 
@@ -137,6 +159,26 @@ def _banner(wf: Workflow) -> str:
     name = f"{wf.name} ({wf.source})" if wf.name else wf.source
     return (f"running {name}: {plural(len(wf.graph), 'task')}, "
             f"max concurrency {wf.policy.max_concurrency}")
+
+
+# The CLI's log is one file for many runs: appended to (on a fresh line), as --help says.
+_open_log = functools.partial(JsonLinesSink, mode="a")
+
+
+def _close_log(log: JsonLinesSink | None) -> tuple[str | None, str | None]:
+    """Close the ``--events`` log: (what is missing from it and why, or None; a note that its
+    reader fell behind, or None: that cost memory, not events)."""
+    if log is None:
+        return None, None
+    note = None
+    if log.peak_backlog > log.warn_backlog:
+        note = (f"the event log's reader fell behind: up to {log.peak_backlog / 2**20:.0f} MiB "
+                f"of events waited in memory")
+    try:
+        log.close()
+    except SinkError as exc:
+        return f"the event log is incomplete: {exc}", note
+    return None, note
 
 
 def _open_text(path: str) -> IO[str]:
@@ -162,7 +204,9 @@ def _execute(wf: Workflow, merge: Callable[..., Any] | None, gates: list[Callabl
     display = LiveDisplay(tracker, sys.stderr) if tracker is not None \
         else contextlib.nullcontext()
     try:
-        with display:
+        with display, warnings.catch_warnings():
+            # The event log's trouble is told once, after the summary (_close_log).
+            warnings.simplefilter("ignore", SinkWarning)
             result = execute_graph(wf.graph, wf.policy, on_event=sinks or None, merge=merge,
                                    gates=gates, cost=cost)
         return result, None
