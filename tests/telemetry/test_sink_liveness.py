@@ -139,3 +139,21 @@ def test_a_backlog_past_its_bound_is_reported_in_an_event_and_a_warning_and_kept
     assert sink_warnings[0].startswith(f"event sink {log!r} is behind its reader by ")
     # Nothing was dropped: the log has every event, the sink.lagging one included.
     assert [line["seq"] for line in lines] == [e.seq for e in memory.events]
+
+
+@pytest.mark.parametrize("writer", ["inline", "process"])
+def test_calls_return_at_once_while_the_reader_reads_nothing(writer):
+    # ~4 MB of events: more than the pipe to the reader and the writer process's 1 MiB pipe.
+    go = threading.Event()
+    reader = HeldReader(go)
+    events = [Event("task.ready", i + 1, 1.7e9, "r", 0.0, f"task-{i:06d}-" + "x" * 100)
+              for i in range(20_000)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SinkWarning)
+        with JsonLinesSink(reader.stream, writer=writer, warn_backlog=1 << 20) as log:
+            for e in events:
+                log(e)  # a call that waited on the reader would wait for the guard
+            go.set()
+    lines = reader.finish()
+    assert not reader.by_guard, "a call waited for the reader"
+    assert [line["seq"] for line in lines] == [e.seq for e in events]
