@@ -22,7 +22,7 @@ import json
 import os
 import sys
 import warnings
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterator, NamedTuple
 
 import click
 
@@ -94,11 +94,9 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
     live = not quiet and events != "-" and _is_terminal(sys.stderr) \
         and os.environ.get("TERM") != "dumb"
     with contextlib.ExitStack() as stack:
-        sinks: list[Callable[[Any], None]] = []
-        log: JsonLinesSink | None = None
-        if events is not None:
-            log = stack.enter_context(_opened("--events", events, _open_log))
-            sinks.append(log)
+        log = stack.enter_context(_opened("--events", events, _open_log)) \
+            if events is not None else None
+        sinks: list[Callable[[Any], None]] = [log] if log is not None else []
         out_file = stack.enter_context(_opened("--output", output, _open_text)) \
             if output is not None else None
         if not quiet and not as_json:
@@ -106,27 +104,21 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
         tracker = RunTracker() if live else None
         if tracker is not None:
             sinks.append(tracker)
-        cost: CostModel = ReportedCost()
-        if cpu_hour_price is not None:
-            cost = CpuTimeCost(per_cpu_hour=cpu_hour_price) + cost
-        result, signal_code = _execute(wf, merge, gates, sinks, tracker, cost)
-        log_problem, log_note = _close_log(log)
-        code = exit_code(result, signal_code)
-        if log_problem is not None and code == EXIT_OK:
-            code = EXIT_LOG_INCOMPLETE
+        result, signal_code = _execute(wf, merge, gates, sinks, tracker, _cost(cpu_hour_price))
+        logged = _close_log(log)
+        code = logged.exit_code(exit_code(result, signal_code))
         document = result_document(result, source=wf.source, name=wf.name, code=code)
         if out_file is not None:
             json.dump(document, out_file, indent=2)
             out_file.write("\n")
 
     _print(result, document, code, as_json=as_json, quiet=quiet, human=human, color=color,
-           log_problem=log_problem, log_note=log_note)
+           logged=logged)
     ctx.exit(code)
 
 
 def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, as_json: bool,
-           quiet: bool, human: IO[str], color: bool, log_problem: str | None,
-           log_note: str | None) -> None:
+           quiet: bool, human: IO[str], color: bool, logged: LogOutcome) -> None:
     """The JSON document, or the table; the metrics line; the ``Error:`` line if any (and
     the event log's problem: as the error for exit 4, else as a warning above it)."""
     if as_json:
@@ -136,14 +128,14 @@ def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, 
             click.echo(line, file=human, color=color)
     if not as_json:
         click.echo(metrics_line(result), file=human)
-    if log_note is not None:
-        click.echo(f"Warning: {log_note}", err=True)
+    if logged.note is not None:
+        click.echo(f"Warning: {logged.note}", err=True)
     message = outcome_message(result, code)
-    if log_problem is not None:
+    if logged.problem is not None:
         if code == EXIT_LOG_INCOMPLETE:
-            message = log_problem
+            message = logged.problem
         else:
-            click.echo(f"Warning: {log_problem}", err=True)
+            click.echo(f"Warning: {logged.problem}", err=True)
     if message is not None:
         click.echo(f"Error: {message}", err=True)
 
@@ -165,11 +157,21 @@ def _banner(wf: Workflow) -> str:
 _open_log = functools.partial(JsonLinesSink, mode="a")
 
 
-def _close_log(log: JsonLinesSink | None) -> tuple[str | None, str | None]:
-    """Close the ``--events`` log: (what is missing from it and why, or None; a note that its
-    reader fell behind, or None: that cost memory, not events)."""
+class LogOutcome(NamedTuple):
+    """How the ``--events`` log fared: what is missing from it and why (None: nothing), and a
+    note when its reader fell behind (that cost memory, not events)."""
+
+    problem: str | None = None
+    note: str | None = None
+
+    def exit_code(self, code: int) -> int:
+        """The run's exit code, 4 instead of 0 when the log is incomplete."""
+        return EXIT_LOG_INCOMPLETE if self.problem is not None and code == EXIT_OK else code
+
+
+def _close_log(log: JsonLinesSink | None) -> LogOutcome:
     if log is None:
-        return None, None
+        return LogOutcome()
     note = None
     if log.peak_backlog > log.warn_backlog:
         note = (f"the event log's reader fell behind: up to {log.peak_backlog / 2**20:.0f} MiB "
@@ -177,8 +179,16 @@ def _close_log(log: JsonLinesSink | None) -> tuple[str | None, str | None]:
     try:
         log.close()
     except SinkError as exc:
-        return f"the event log is incomplete: {exc}", note
-    return None, note
+        return LogOutcome(f"the event log is incomplete: {exc}", note)
+    return LogOutcome(None, note)
+
+
+def _cost(cpu_hour_price: float | None) -> CostModel:
+    """What the tasks reported, plus their CPU time when it has a price."""
+    cost: CostModel = ReportedCost()
+    if cpu_hour_price is not None:
+        cost = CpuTimeCost(per_cpu_hour=cpu_hour_price) + cost
+    return cost
 
 
 def _open_text(path: str) -> IO[str]:
