@@ -47,19 +47,19 @@ class RunEvents:
     """Emits one run's events to ``sinks`` (one callable, a list, or ``None``: no events)."""
 
     __slots__ = ("handler", "run_id", "_clock", "_origin", "_seq", "_sinks", "_inline",
-                 "_off_loop", "_delivery", "_alerts", "_unwatch", "_closed")
+                 "_delivery", "_alerts", "_unwatch", "_closed")
 
     def __init__(self, sinks: EventHandler | Sequence[EventHandler] | None, clock: Clock,
                  run_id: str | None = None, *, off_loop: bool = False) -> None:
         self._sinks = handler_list(sinks)
         self._inline = [h for h in self._sinks if not off_loop or delivers_inline(h)]
-        self._off_loop = [h for h in self._sinks if off_loop and not delivers_inline(h)]
+        others = [h for h in self._sinks if off_loop and not delivers_inline(h)]
         self._alerts: list[dict[str, Any]] = []
         self._unwatch: list[Callable[[], None]] = []
         self._closed = False
         self.run_id = run_id or uuid.uuid4().hex[:16]
-        self._delivery = Delivery(self._off_loop, self._dropped_off_loop,
-                                  f"events-{self.run_id}") if self._off_loop else None
+        self._delivery = Delivery(others, self._dropped_off_loop,
+                                  f"events-{self.run_id}") if others else None
         self._clock = clock
         self._origin = 0.0
         self._seq = itertools.count(1)

@@ -76,7 +76,14 @@ class Delivery:
     ``put`` only appends to a deque (and wakes the thread when it sleeps), so the caller never
     waits on a handler. A handler that raises is dropped and ``on_error(handler, exc, event)``
     is called (on this thread); the others still get every event.
+
+    The thread lingers ``LINGER`` seconds after it delivered what was there before it sleeps:
+    a run emits events in bursts (three per task), and waking the thread for each burst cost
+    the loop a GIL hand-off each time (5,000 no-op tasks with a counting callback: +53% CPU
+    against +12% for calling it on the loop). An event waits at most that long.
     """
+
+    LINGER = 0.02
 
     def __init__(self, handlers: Sequence[Handler],
                  on_error: Callable[[Handler, BaseException, Event], None], name: str) -> None:
@@ -103,7 +110,8 @@ class Delivery:
         if self._thread is None or self._closing:
             return
         marker = _Marker()
-        self.put(marker)
+        self._queue.append(marker)
+        self._wake.set()  # cuts a linger short
         marker.reached.wait()
 
     def close(self) -> None:
@@ -131,14 +139,17 @@ class Delivery:
                 if self._closing:
                     return
                 self._wake.wait()
-                self._wake.clear()
+            self._wake.clear()
             self._idle = False
             while queue:
-                item = queue.popleft()
-                if type(item) is _Marker:
-                    item.reached.set()
-                else:
-                    self._deliver(item)  # type: ignore[arg-type]
+                while queue:
+                    item = queue.popleft()
+                    if type(item) is _Marker:
+                        item.reached.set()
+                    else:
+                        self._deliver(item)  # type: ignore[arg-type]
+                if self._wake.wait(self.LINGER):  # more of the burst comes without a wake-up
+                    self._wake.clear()
 
     def _deliver(self, event: Event) -> None:
         for h in self._handlers:

@@ -141,10 +141,20 @@ class JsonLinesSink:
             return
         try:
             self.flush()
-        finally:
+        except SinkError:
+            self._stop()
+            raise
+        except BaseException:
+            # Ctrl-C while a reader that reads nothing held the flush: the drain may be stuck
+            # in write(), so leave it (a daemon thread) rather than wait for it again.
             self._closed = True
-            self._drain.close()
-            self._drain.target.close()
+            raise
+        self._stop()
+
+    def _stop(self) -> None:
+        self._closed = True
+        self._drain.close()
+        self._drain.target.close()
 
     def watch_backlog(self, report: Report) -> Callable[[], None]:
         """Call ``report(data)`` when the backlog passes ``warn_backlog`` (and each time it
