@@ -42,6 +42,8 @@ __all__ = ["RunTracker", "Snapshot", "LiveDisplay", "counts_text", "running_text
 
 _BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT})
 _DROPPED = frozenset({TaskStatus.SKIPPED, TaskStatus.CANCELLED})
+_COUNTED = frozenset({EventType.RUN_STARTED, EventType.TASK_STARTED,
+                      EventType.TASK_RETRY_SCHEDULED, *STATUS_OF_EVENT})
 REFRESH_PER_SECOND = 5.0
 BAR_WIDTH = 30  # narrower when the terminal is: the counts keep their place
 
@@ -71,6 +73,8 @@ class RunTracker:
     def __call__(self, event: Event) -> None:
         """Count ``event``. Mutates."""
         kind = event.type
+        if kind not in _COUNTED:  # most events of a run, without taking the lock
+            return
         with self._lock:
             if kind == EventType.RUN_STARTED:
                 tasks = (event.data or {}).get("tasks")
