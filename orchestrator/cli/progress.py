@@ -18,11 +18,13 @@ movements that redraw it.
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass
 from typing import IO, Callable, Iterable, cast
 
 from rich.console import Console, RenderableType
+from rich.file_proxy import FileProxy
 from rich.progress import (
     BarColumn,
     Progress,
@@ -219,5 +221,9 @@ class LiveDisplay:
         self.close()
 
     def close(self) -> None:
-        """Stop redrawing and erase the display (idempotent)."""
+        """Stop redrawing and erase the display (idempotent). What was written to the
+        redirected streams without its end of line yet is printed first, not lost."""
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, FileProxy):
+                stream.flush()
         self._progress.stop()

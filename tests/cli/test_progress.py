@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 import pytest
+from rich.file_proxy import FileProxy
 
 from orchestrator.cli.progress import (
     LiveDisplay,
@@ -121,10 +122,16 @@ def test_no_color_means_no_colour_or_style_code_at_all() -> None:
 
 
 def test_what_the_process_writes_to_stderr_is_printed_above_the_display() -> None:
-    text = draw(RUN, color=False, during=lambda: print("a warning", file=sys.stderr))
+    def write() -> None:
+        print("a warning", file=sys.stderr)
+        sys.stderr.write("no end of line yet")
+
+    text = draw(RUN, color=False, during=write)
     assert "a warning\n" in text  # on its own line, through the display's console
     # and the display was drawn again after it, below
     assert "done" in text[text.index("a warning"):text.rindex(SHOW_CURSOR)]
+    assert "no end of line yet\n" in text  # not lost when the display ends
+    assert not isinstance(sys.stderr, FileProxy)  # and stderr is itself again
 
 
 def test_a_terminal_that_goes_away_ends_only_the_display() -> None:
