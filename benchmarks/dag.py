@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator import OrchestrationPolicy, TaskSpec, execute_graph
-from orchestrator.telemetry.metrics import critical_path_time
+from orchestrator.telemetry.metrics import critical_path
 
 from .report import table
 from .simulate import simulate
@@ -76,7 +76,7 @@ def run(quick: bool = False) -> dict[str, Any]:
     for gname, specs in graphs.items():
         dur = durations(specs)
         total = sum(dur.values())
-        chain = critical_path_time(dur, {s.id: s.all_deps for s in specs})
+        chain = critical_path(dur, {s.id: s.all_deps for s in specs}).length
         bound = max(chain, total / size.workers)
         fig: dict[str, Any] = {"tasks": len(specs), "total_work_s": total,
                                "critical_path_s": chain, "lower_bound_s": bound, "orders": {}}

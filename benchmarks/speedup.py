@@ -65,9 +65,9 @@ def _ideal(kind: str, specs: list[TaskSpec], workers: int, cores: int) -> float:
 
 
 def _critical_path(specs: list[TaskSpec], dur: dict[str, float]) -> float:
-    from orchestrator.telemetry.metrics import critical_path_time
+    from orchestrator.telemetry.metrics import critical_path
 
-    return critical_path_time(dur, {s.id: s.all_deps for s in specs})
+    return critical_path(dur, {s.id: s.all_deps for s in specs}).length
 
 
 def _run_once(kind: str, specs: list[TaskSpec], workers: int) -> float:

@@ -49,6 +49,7 @@ from .model.graph import TaskGraph
 from .model.policy import OrchestrationPolicy, RetryPolicy
 from .model.results import OrchestrationResult, RunMetrics, TaskError, TaskResult, TaskStatus
 from .model.spec import Ref, TaskSpec
+from .report import write_report
 from .telemetry.costs import CostAdapter, CostModel, CpuTimeCost, ReportedCost, SumCost
 from .telemetry.events import SCHEMA_VERSION, Event, EventType
 from .telemetry.reader import RunSummary, metrics_from_events, read_events, summarize
@@ -65,7 +66,7 @@ __all__ = [
     "Event", "EventType", "SCHEMA_VERSION",
     "MemorySink", "CallbackSink", "JsonLinesSink", "SinkError",
     "read_events", "metrics_from_events", "summarize", "RunSummary",
-    "chrome_trace", "write_chrome_trace",
+    "chrome_trace", "write_chrome_trace", "write_report",
     "CostModel", "CostAdapter", "CpuTimeCost", "ReportedCost", "SumCost",
     "GateVerdict", "WorkerGate", "in_worker", "AllSucceeded", "MaxFailureRate", "MinSpeedup",
     "Executor", "InlineExecutor", "LocalPool", "shutdown_shared_pool",

@@ -1,30 +1,53 @@
-"""The live progress display: a ``RunTracker`` fed by the run's events, drawn by a ticker thread.
+"""The live progress display: a ``RunTracker`` fed by the run's events, drawn by ``rich.progress``.
 
-The tracker is an event sink. It runs on the scheduler's thread, so it only updates counters
-under a lock. A separate thread redraws two lines on the terminal every ``interval`` seconds
-(so elapsed time and the ETA move even while no event arrives) and erases them when the run ends;
-the summary table is printed after that. Used only on a terminal: piped output never gets a
-control character.
+The tracker is an event handler. It only counts, under a lock held for a few dictionary
+operations, and never writes: it is cheap, and nothing it does can block the thread that
+delivers events. ``LiveDisplay`` draws it with rich's ``Live`` machinery: rich's own thread
+redraws (5 times a second, so elapsed time and the ETA move while no event arrives) and reads a
+snapshot of the tracker each time; when the run ends the display erases itself, and the summary
+is printed after that. While it is drawn, what the process writes to ``sys.stderr`` (and to
+``sys.stdout`` when that is the terminal too) is printed above it instead of through it. Used
+only on a terminal: piped output never gets a control character.
 
-    [########------------]  8/20 done  4 running  1 failed  2 retries  00:12 elapsed  ETA ~00:18
-    running: scan-3, scan-4, scan-5, scan-6
+    ━━━━━━━━━━━╸━━━━━━━━━━━━━━━━━━ 8/20 done  4 running  1 failed  2 retries
+    0:00:12 elapsed  ETA 0:00:18  running: scan-3, scan-4, scan-5, scan-6
+
+With ``color=False`` (``NO_COLOR``) it writes no colour or style code at all, only the cursor
+movements that redraw it.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 import threading
-import time
 from dataclasses import dataclass
-from typing import IO, Callable
+from typing import IO, Callable, Iterable, cast
+
+from rich.console import Console, RenderableType
+from rich.file_proxy import FileProxy
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column
+from rich.text import Text
 
 from ..model.results import TaskStatus
-from ..telemetry.events import STATUS_OF_EVENT, Event, EventType
+from ..telemetry.events import STATUS_OF_EVENT, Event, EventType, worker_address
+from .summary import plural
 
-__all__ = ["RunTracker", "Snapshot", "LiveDisplay", "render", "format_clock"]
+__all__ = ["RunTracker", "Snapshot", "LiveDisplay", "counts_text", "running_text"]
 
 _BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT})
 _DROPPED = frozenset({TaskStatus.SKIPPED, TaskStatus.CANCELLED})
+_COUNTED = frozenset({EventType.RUN_STARTED, EventType.TASK_STARTED,
+                      EventType.TASK_RETRY_SCHEDULED, *STATUS_OF_EVENT})
+REFRESH_PER_SECOND = 5.0
+BAR_WIDTH = 30  # narrower when the terminal is: the counts keep their place
 
 
 @dataclass(frozen=True)
@@ -34,36 +57,34 @@ class Snapshot:
     failed: int
     dropped: int
     retries: int
-    running: tuple[str, ...]  # in the order they started
-    elapsed: float
-    eta: float | None
+    running: tuple[str, ...]  # in the order they started; ``id on address`` on a cluster
 
 
 class RunTracker:
-    """Counts a run's progress from its events (an ``on_event`` sink)."""
+    """Counts a run's progress from its events (an ``on_event`` handler)."""
 
     nonblocking = True  # counters under a lock: a run calls it on its loop
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._started: float | None = None
         self._total: int | None = None
         self._done = 0
         self._failed = 0
         self._dropped = 0
         self._retries = 0
-        self._running: dict[str, None] = {}
+        self._running: dict[str, str | None] = {}  # task id -> its worker's address, if any
 
     def __call__(self, event: Event) -> None:
+        """Count ``event``. Mutates."""
         kind = event.type
+        if kind not in _COUNTED:  # most events of a run, without taking the lock
+            return
         with self._lock:
             if kind == EventType.RUN_STARTED:
-                self._started = self._clock()
                 tasks = (event.data or {}).get("tasks")
                 self._total = tasks if isinstance(tasks, int) else None
             elif kind == EventType.TASK_STARTED and event.task_id is not None:
-                self._running[event.task_id] = None
+                self._running[event.task_id] = worker_address(event)
             elif kind == EventType.TASK_RETRY_SCHEDULED:
                 self._retries += 1
                 self._running.pop(event.task_id or "", None)
@@ -76,104 +97,135 @@ class RunTracker:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            elapsed = 0.0 if self._started is None else self._clock() - self._started
-            eta = None
-            if self._total is not None and 0 < self._done < self._total:
-                eta = elapsed / self._done * (self._total - self._done)
-            return Snapshot(self._total, self._done, self._failed, self._dropped, self._retries,
-                            tuple(self._running), elapsed, eta)
+            running = tuple(t if where is None else f"{t} on {where}"
+                            for t, where in self._running.items())
+            return Snapshot(self._total, self._done, self._failed, self._dropped,
+                            self._retries, running)
 
 
-def format_clock(seconds: float) -> str:
-    """``75.2`` -> ``01:15``; an hour or more -> ``1:02:03``."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 3)] + "..."
-
-
-def render(snap: Snapshot, width: int) -> list[str]:
-    """The display's lines for ``snap``, none longer than ``width - 1`` (no wrapping)."""
-    total = snap.total
-    if total:
-        filled = round(20 * snap.done / total)
-        bar = "[" + "#" * filled + "-" * (20 - filled) + "]"
-        count = f"{snap.done}/{total} done"
-    else:
-        bar, count = "[" + "-" * 20 + "]", f"{snap.done} done"
-    parts = [bar, count, f"{len(snap.running)} running"]
+def counts_text(snap: Snapshot) -> str:
+    """``8/20 done  4 running  1 failed  2 retries`` (failures and drops only when there are
+    any; ``8 done`` while the total is not known)."""
+    done = f"{snap.done}/{snap.total} done" if snap.total is not None else f"{snap.done} done"
+    parts = [done, f"{len(snap.running)} running"]
     if snap.failed:
         parts.append(f"{snap.failed} failed")
     if snap.dropped:
         parts.append(f"{snap.dropped} skipped/cancelled")
-    parts.append(f"{snap.retries} retries" if snap.retries != 1 else "1 retry")
-    parts.append(f"{format_clock(snap.elapsed)} elapsed")
-    parts.append("ETA ~" + format_clock(snap.eta) if snap.eta is not None else "ETA --:--")
-    names = ", ".join(snap.running) if snap.running else "-"
-    limit = max(10, width - 1)
-    return [_fit("  ".join(parts), limit), _fit("running: " + names, limit)]
+    parts.append(plural(snap.retries, "retry", "retries"))
+    return "  ".join(parts)
+
+
+def running_text(snap: Snapshot, width: int) -> str:
+    """``running: a, b, c`` and, when the names do not fit in ``width``, ``(+N more)``: a run
+    of thousands of workers costs no more to draw than one that fits."""
+    if not snap.running:
+        return "running: -"
+    names, used = snap.running, len("running: ") - 2
+    for i, name in enumerate(names):
+        used += 2 + len(name)  # ", name"
+        after = f" (+{len(names) - i - 1} more)" if i + 1 < len(names) else ""
+        if i and used + len(after) > width:
+            return "running: " + ", ".join(names[:i]) + f" (+{len(names) - i} more)"
+    return "running: " + ", ".join(names)
+
+
+class _RunProgress(Progress):
+    """rich's ``Progress`` for one bar whose figures come from a ``RunTracker``. Each redraw
+    (on rich's thread) copies a snapshot into the bar, then draws two lines
+    (``get_renderables``, rich's documented extension point): the bar and the counts; the
+    elapsed time, rich's ETA and the running tasks' names. Each line is cut at the terminal's
+    width, the counts and the time before the names."""
+
+    def __init__(self, tracker: RunTracker, console: Console, *, redirect_stdout: bool,
+                 clock: Callable[[], float] | None) -> None:
+        self._tracker = tracker
+        self._bar: TaskID | None = None
+        self._elapsed = TimeElapsedColumn()
+        self._remaining = TimeRemainingColumn()
+        super().__init__(
+            BarColumn(bar_width=BAR_WIDTH, complete_style="cyan"),
+            TextColumn("{task.fields[counts]}",
+                       table_column=Column(no_wrap=True, overflow="ellipsis")),
+            console=console, transient=True, refresh_per_second=REFRESH_PER_SECOND,
+            redirect_stdout=redirect_stdout, redirect_stderr=True, get_time=clock)
+        self._bar = self.add_task("run", total=None, counts=counts_text(tracker.snapshot()))
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        if self._bar is None:  # Progress's __init__ asks for a first frame: nothing yet
+            return
+        snap = self._tracker.snapshot()
+        self.update(self._bar, total=snap.total, completed=snap.done, counts=counts_text(snap))
+        yield self.make_tasks_table(self.tasks)
+        task = self.tasks[0]
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append_text(self._elapsed.render(task))
+        line.append(" elapsed  ETA ")
+        line.append_text(self._remaining.render(task))
+        line.append("  " + running_text(snap, self.console.width - len(line) - 2))
+        yield line
+
+
+class _Terminal:
+    """The display's side of the terminal (what rich uses of a text stream): once a write
+    fails (the terminal went away) the display writes nothing more, and the run goes on to
+    its result and exit code."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._broken = False
+        # rich draws in ASCII when the terminal's encoding is not UTF-8
+        self.encoding: str = getattr(stream, "encoding", None) or "utf-8"
+
+    def isatty(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    def write(self, text: str) -> int:
+        if not self._broken:
+            try:
+                self._stream.write(text)
+            except (OSError, ValueError):
+                self._broken = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._broken:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._broken = True
 
 
 class LiveDisplay:
-    """Redraws ``render(tracker.snapshot())`` on ``stream`` (a terminal) until closed."""
+    """Draws its ``tracker`` (an event handler: give it the run's events) on ``stream``, a
+    terminal, from ``__enter__`` until ``close()``; without colour or style codes when
+    ``color`` is False. ``redirect_stdout``: print what is
+    written to ``sys.stdout`` above the display (when stdout is this terminal too). ``clock``:
+    the time the elapsed time and the ETA are measured in (rich's ``get_time``; monotonic)."""
 
-    def __init__(self, tracker: RunTracker, stream: IO[str], interval: float = 0.2) -> None:
-        self._tracker = tracker
-        self._stream = stream
-        self._interval = interval
-        self._stop = threading.Event()
-        self._drawn = 0  # lines on screen
-        self._thread = threading.Thread(target=self._loop, name="orchestrator-progress",
-                                        daemon=True)
+    def __init__(self, stream: IO[str], *, color: bool = True, redirect_stdout: bool = False,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.tracker = RunTracker()
+        console = Console(file=cast(IO[str], _Terminal(stream)), force_terminal=True,
+                          no_color=not color, color_system="auto" if color else None,
+                          highlight=False, markup=False, emoji=False)
+        self._progress = _RunProgress(self.tracker, console, redirect_stdout=redirect_stdout,
+                                      clock=clock)
 
     def __enter__(self) -> LiveDisplay:
-        self._draw()
-        self._thread.start()
+        self._progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        """Stop redrawing and erase the display (idempotent)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-        if self._drawn:
-            self._write(self._home() + "\x1b[J")
-            self._drawn = 0
-
-    def _width(self) -> int:
-        """``COLUMNS`` when set, else the terminal's width; 80 when neither is known."""
-        columns = os.environ.get("COLUMNS", "")
-        if columns.isdigit() and int(columns) > 0:
-            return int(columns)
-        try:
-            return os.get_terminal_size(self._stream.fileno()).columns or 80
-        except (OSError, ValueError, AttributeError):
-            return 80
-
-    def _home(self) -> str:
-        """Back to the start of the display's first line."""
-        return "\r" + (f"\x1b[{self._drawn - 1}A" if self._drawn > 1 else "")
-
-    def _draw(self) -> None:
-        lines = render(self._tracker.snapshot(), self._width())
-        frame = "\n".join("\x1b[2K" + line for line in lines)
-        self._write((self._home() if self._drawn else "") + frame)
-        self._drawn = len(lines)
-
-    def _write(self, text: str) -> None:
-        try:
-            self._stream.write(text)
-            self._stream.flush()
-        except (OSError, ValueError):  # the terminal went away: nothing left to show
-            self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            self._draw()
+        """Stop redrawing and erase the display (idempotent). What was written to the
+        redirected streams without its end of line yet is printed first, not lost."""
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, FileProxy):
+                stream.flush()
+        self._progress.stop()

@@ -42,7 +42,8 @@ from ..workflow import (
 )
 from .app import EXIT_LOG_INCOMPLETE, EXIT_OK, cli, debug_option, exit_code, interrupt_code
 from .policy_options import policy_options, pop_overrides
-from .progress import LiveDisplay, RunTracker
+from .progress import LiveDisplay
+from .report import RunReport
 from .summary import metrics_line, outcome_message, plural, result_document, summary_lines
 
 __all__ = ["run"]
@@ -57,6 +58,8 @@ __all__ = ["run"]
 @click.option("--events", metavar="PATH|-",
               help="Append the JSON Lines event stream to PATH ('-': stdout).")
 @click.option("-o", "--output", metavar="PATH", help="Write every result as JSON to PATH.")
+@click.option("--report", "report_path", metavar="PATH",
+              help="Write the run's HTML report to PATH (one offline page: docs/report.md).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the result as JSON on stdout instead of the table.")
 @click.option("-q", "--quiet", is_flag=True,
@@ -67,8 +70,8 @@ __all__ = ["run"]
 @debug_option
 @click.pass_context
 def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, events: str | None,
-        output: str | None, as_json: bool, quiet: bool, cpu_hour_price: float | None,
-        **params: Any) -> None:
+        output: str | None, report_path: str | None, as_json: bool, quiet: bool,
+        cpu_hour_price: float | None, **params: Any) -> None:
     """Run WORKFLOW (a .json, .yaml or .toml file), or the tasks given with --tasks.
 
     Options override the file's policy section. Nothing runs when the input is bad (exit 2).
@@ -88,23 +91,21 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
         raise WorkflowError(problems)
     merge, gates = resolve_hooks(wf)
 
-    machine_stdout = as_json or events == "-"
-    human = sys.stderr if machine_stdout else sys.stdout
-    color = _is_terminal(human) and not os.environ.get("NO_COLOR")
-    live = not quiet and events != "-" and _is_terminal(sys.stderr) \
-        and os.environ.get("TERM") != "dumb"
+    human, color, display = _terminal(as_json=as_json, quiet=quiet, events=events)
     with contextlib.ExitStack() as stack:
         log = stack.enter_context(_opened("--events", events, _open_log)) \
             if events is not None else None
         sinks: list[Callable[[Any], None]] = [log] if log is not None else []
+        if report_path is not None:  # written when the block ends, after --output
+            sinks.append(stack.enter_context(_opened(
+                "--report", report_path, functools.partial(RunReport, title=wf.name))))
         out_file = stack.enter_context(_opened("--output", output, _open_text)) \
             if output is not None else None
         if not quiet and not as_json:
             click.echo(_banner(wf), file=human)
-        tracker = RunTracker() if live else None
-        if tracker is not None:
-            sinks.append(tracker)
-        result, signal_code = _execute(wf, merge, gates, sinks, tracker, _cost(cpu_hour_price))
+        if display is not None:
+            sinks.append(display.tracker)
+        result, signal_code = _execute(wf, merge, gates, sinks, display, _cost(cpu_hour_price))
         logged = _close_log(log)
         code = logged.exit_code(exit_code(result, signal_code))
         document = result_document(result, source=wf.source, name=wf.name, code=code)
@@ -138,6 +139,19 @@ def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, 
             click.echo(f"Warning: {logged.problem}", err=True)
     if message is not None:
         click.echo(f"Error: {message}", err=True)
+
+
+def _terminal(*, as_json: bool, quiet: bool, events: str | None,
+              ) -> tuple[IO[str], bool, LiveDisplay | None]:
+    """Where the table goes (stderr when stdout carries a machine stream), whether it is in
+    colour, and the live display: on stderr, only when that is a terminal."""
+    human = sys.stderr if as_json or events == "-" else sys.stdout
+    no_color = bool(os.environ.get("NO_COLOR"))
+    live = not quiet and events != "-" and _is_terminal(sys.stderr) \
+        and os.environ.get("TERM") != "dumb"
+    display = LiveDisplay(sys.stderr, color=not no_color,
+                          redirect_stdout=_is_terminal(sys.stdout)) if live else None
+    return human, _is_terminal(human) and not no_color, display
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -208,13 +222,11 @@ def _opened(option: str, path: str, opener: Callable[[str], Any]) -> Iterator[An
 
 
 def _execute(wf: Workflow, merge: Callable[..., Any] | None, gates: list[Callable[..., Any]],
-             sinks: list[Callable[[Any], None]], tracker: RunTracker | None, cost: CostModel,
+             sinks: list[Callable[[Any], None]], display: LiveDisplay | None, cost: CostModel,
              ) -> tuple[OrchestrationResult, int | None]:
     """Run ``wf``; on Ctrl-C/SIGTERM return the partial result and the exit code to use."""
-    display = LiveDisplay(tracker, sys.stderr) if tracker is not None \
-        else contextlib.nullcontext()
     try:
-        with display, warnings.catch_warnings():
+        with display or contextlib.nullcontext(), warnings.catch_warnings():
             # The event log's trouble is told once, after the summary (_close_log).
             warnings.simplefilter("ignore", SinkWarning)
             result = execute_graph(wf.graph, wf.policy, on_event=sinks or None, merge=merge,

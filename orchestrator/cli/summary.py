@@ -10,16 +10,14 @@ from typing import Any
 
 import click
 
-from ..model.results import OrchestrationResult, TaskResult, TaskStatus
+from ..model.results import OrchestrationResult, TaskResult
 from .app import EXIT_GATE_REJECTED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_TASK_FAILED
+from .tables import task_table
 
 __all__ = ["plural", "outcome_message", "summary_lines", "metrics_line", "result_document"]
 
 # Beyond this many tasks the table shows the tasks that did not succeed and counts the rest.
 TABLE_LIMIT = 40
-_COLORS = {TaskStatus.SUCCEEDED: "green", TaskStatus.FAILED: "red",
-           TaskStatus.TIMED_OUT: "red", TaskStatus.CANCELLED: "yellow",
-           TaskStatus.SKIPPED: "yellow"}
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -50,19 +48,6 @@ def outcome_message(result: OrchestrationResult, code: int) -> str | None:
     return None
 
 
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}s"
-
-
-def _row(r: TaskResult, widths: list[int], color: bool) -> str:
-    status = r.status.value.ljust(widths[1])
-    if color:
-        status = click.style(status, fg=_COLORS[r.status])
-    return "  ".join([r.id.ljust(widths[0]), status, str(r.attempts).rjust(widths[2]),
-                      _seconds(r.duration).rjust(widths[3]),
-                      str(r.worker_pid or "-").rjust(widths[4])])
-
-
 def _error_line(r: TaskResult) -> str:
     error = r.error
     if error is not None and error.kind in ("upstream", "cancelled"):
@@ -81,16 +66,7 @@ def summary_lines(result: OrchestrationResult, *, color: bool) -> list[str]:
         shown = [r for r in rows if not r.ok][:TABLE_LIMIT]
         hidden = len(rows) - len(shown)
         rows = shown
-    header = ["task", "status", "attempts", "duration", "worker"]
-    widths = [len(h) for h in header]
-    for r in rows:
-        cells = [r.id, r.status.value, str(r.attempts), _seconds(r.duration),
-                 str(r.worker_pid or "-")]
-        widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=True)]
-    widths[0] = min(widths[0], 48)
-    lines = ["  ".join([header[0].ljust(widths[0]), header[1].ljust(widths[1]),
-                        *(h.rjust(w) for h, w in zip(header[2:], widths[2:], strict=True))])]
-    lines += [_row(r, widths, color) for r in rows]
+    lines = task_table(rows, color=color)
     if hidden:
         lines.append(f"... and {hidden} more that succeeded (--output writes every result)")
     failures = [r for r in result if not r.ok]

@@ -22,7 +22,9 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from ..model.errors import CycleError
 from ..telemetry.events import Event
+from ..telemetry.reader import deps_cycle
 from .dag import build_graph
 from .html import render_page
 from .model import build_view
@@ -38,13 +40,17 @@ def render_report(events: Iterable[Event], *, run_id: str | None = None,
 
     ``events``: a run's events (``read_events(path)`` or a ``MemorySink``'s ``events``); when
     they hold several runs, ``run_id`` picks one. ``title`` defaults to ``Run <run id>``.
-    Raises ``EventLogError`` when the events hold no run, or several and no ``run_id``.
+    Raises ``EventLogError`` when the events hold no run, or several and no ``run_id``, or
+    when the deps their tasks name form a cycle (a damaged log).
     """
     from .. import __version__
 
     view = build_view(events, run_id)
-    graph = build_graph(list(view.tasks), {t.id: t.deps for t in view.tasks.values()},
-                        {t.id: t.busy_time for t in view.tasks.values()}, view.mapped)
+    try:
+        graph = build_graph(list(view.tasks), {t.id: t.deps for t in view.tasks.values()},
+                            {t.id: t.busy_time for t in view.tasks.values()}, view.mapped)
+    except CycleError as exc:  # a finished run's metrics found it already; this is a cut log
+        raise deps_cycle(view.header.run_id, exc) from None
     name = title if title is not None else f"Run {view.header.run_id}"
     return render_page(payload(view, graph, name), name, __version__)
 

@@ -19,8 +19,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-__all__ = ["Unit", "GraphView", "GROUP_ABOVE", "MAX_COLUMNS", "layers_of", "critical_chain",
-           "id_prefix", "build_graph"]
+from ..telemetry.metrics import critical_path
+
+__all__ = ["Unit", "GraphView", "GROUP_ABOVE", "MAX_COLUMNS", "layers_of", "id_prefix",
+           "build_graph"]
 
 GROUP_ABOVE = 300  # more units than this are grouped: the browser stays responsive
 MAX_COLUMNS = 100
@@ -53,8 +55,8 @@ class GraphView:
 
 
 def _topological(order: Sequence[str], deps: Mapping[str, Sequence[str]]) -> list[str]:
-    """``order``'s ids, each after its dependencies (Kahn; ties in ``order``). Ids on a cycle,
-    which no run produces, come last in ``order``."""
+    """``order``'s ids, each after its dependencies (Kahn; ties in ``order``). Ids on a cycle
+    come last in ``order`` (``build_graph`` refuses a cycle: its critical path does)."""
     known = set(order)
     waiting = {t: sum(1 for d in set(deps.get(t, ())) if d in known) for t in order}
     children: dict[str, list[str]] = defaultdict(list)
@@ -80,27 +82,6 @@ def layers_of(order: Sequence[str], deps: Mapping[str, Sequence[str]]) -> dict[s
     for t in _topological(order, deps):
         layer[t] = 1 + max((layer[d] for d in deps.get(t, ()) if d in layer), default=-1)
     return layer
-
-
-def critical_chain(order: Sequence[str], deps: Mapping[str, Sequence[str]],
-                   busy: Mapping[str, float]) -> tuple[str, ...]:
-    """The chain of dependencies with the largest summed ``busy`` time, first task first: the
-    path ``RunMetrics.critical_path`` measures. Ties go to the task named first in ``order``."""
-    total: dict[str, float] = {}
-    via: dict[str, str | None] = {}
-    for t in _topological(order, deps):
-        best = max((d for d in deps.get(t, ()) if d in total), key=lambda d: total[d],
-                   default=None)
-        total[t] = busy.get(t, 0.0) + (total[best] if best is not None else 0.0)
-        via[t] = best
-    if not total:
-        return ()
-    end: str | None = max(order, key=lambda t: total.get(t, -1.0))
-    chain = []
-    while end is not None:
-        chain.append(end)
-        end = via[end]
-    return tuple(reversed(chain))
 
 
 def id_prefix(task_id: str) -> str:
@@ -172,7 +153,8 @@ def build_graph(order: Sequence[str], deps: Mapping[str, Sequence[str]],
     """The ``GraphView`` of the tasks ``order`` (ids, in log order) with their ``deps``.
 
     A mapped task is drawn after its children (its dependents receive their values); the
-    critical path follows ``deps`` alone, as ``RunMetrics.critical_path`` does.
+    critical path follows ``deps`` alone: it is the chain ``RunMetrics.critical_path`` measures,
+    by the same function. Raises ``CycleError`` when ``deps`` form a cycle.
     """
     mapped = mapped or {}
     after_children = {t: (*deps.get(t, ()), *mapped.get(t, ())) for t in order}
@@ -191,4 +173,4 @@ def build_graph(order: Sequence[str], deps: Mapping[str, Sequence[str]],
     columns = _columns(units, counted)
     return GraphView(mode, tuple(units), tuple(tuple(c) for c in columns),
                      tuple((a, b, n) for (a, b), n in counted.items()),
-                     critical_chain(order, deps, busy))
+                     critical_path({t: busy.get(t, 0.0) for t in order}, deps).chain)

@@ -21,13 +21,19 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from ..model.results import TaskError, TaskStatus
-from ..telemetry.events import STATUS_OF_EVENT, TERMINAL_EVENT_TYPES, Event, EventType
+from ..telemetry.events import (
+    STATUS_OF_EVENT,
+    TERMINAL_EVENT_TYPES,
+    Event,
+    EventType,
+    worker_address,
+)
 from ..telemetry.jsonl_format import iso_utc
 from ..telemetry.reader import metrics_from_events, one_run
 from .series import Series, step_series
 from .views import UNFINISHED, AttemptView, GateView, LaneView, RunHeader, RunView, TaskView
 
-__all__ = ["build_view", "attempt_outcome", "lane_key", "worker_address"]
+__all__ = ["build_view", "attempt_outcome", "lane_key"]
 
 # Event types of later schema minor versions (docs/events.md grows with them).
 TASK_WAITING = "task.waiting"
@@ -46,12 +52,6 @@ _OUTCOME_OF_TYPE: Mapping[str, str] = {
 _STATUS_OF_END: Mapping[str, str] = {
     **{t: s.value for t, s in STATUS_OF_EVENT.items()}, TASK_REUSED: TaskStatus.SUCCEEDED.value,
 }
-
-
-def worker_address(e: Event) -> str | None:
-    """The worker's address on a cluster (the Dask backend adds it), else None."""
-    address = getattr(e, "worker", None) or (e.data or {}).get("worker")
-    return str(address) if address else None
 
 
 def lane_key(pid: int | None, worker: str | None) -> str:

@@ -15,7 +15,7 @@ from .jsonl_format import iso_utc
 
 __all__ = [
     "SCHEMA_VERSION", "SCHEMA_MINOR", "EventType", "Event", "EventHandler", "TERMINAL_EVENT",
-    "STATUS_OF_EVENT", "TERMINAL_EVENT_TYPES",
+    "STATUS_OF_EVENT", "TERMINAL_EVENT_TYPES", "worker_address",
 ]
 
 SCHEMA_VERSION: Final = 1  # the major version, in every event's ``schema``
@@ -107,3 +107,10 @@ class Event(NamedTuple):
 
 
 EventHandler = Callable[[Event], None]
+
+
+def worker_address(e: Event) -> str | None:
+    """The address of the worker an event names, on a cluster (``data.worker``, schema 1.1;
+    the pid alone names a local worker), else None."""
+    address = (e.data or {}).get("worker")
+    return str(address) if address else None

@@ -26,7 +26,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import IO, Any, Iterable, Mapping, Sequence, Union
 
-from ..model.errors import EventLogError
+from ..model.errors import CycleError, EventLogError
 from ..model.results import RunMetrics, TaskError, TaskResult
 from .events import SCHEMA_VERSION, STATUS_OF_EVENT, TERMINAL_EVENT_TYPES, Event, EventType
 from .jsonl_format import iso_utc
@@ -34,7 +34,7 @@ from .metrics import compute_metrics
 
 __all__ = [
     "read_events", "parse_event", "event_schema", "validate_event", "split_runs", "one_run",
-    "task_results_from_events", "metrics_from_events", "summarize", "RunSummary",
+    "task_results_from_events", "metrics_from_events", "deps_cycle", "summarize", "RunSummary",
 ]
 
 Source = Union[str, "os.PathLike[str]", IO[str]]
@@ -248,9 +248,19 @@ def metrics_from_events(events: Iterable[Event], run_id: str | None = None) -> R
             if e.type in TERMINAL_EVENT_TYPES and e.task_id is not None:
                 deps[e.task_id] = tuple(_data(e).get("deps", ()))
     data = _data(finished)
-    return compute_metrics(list(results.values()), wall_time=finished.duration,
-                           workers=int(data["workers"]), deps=deps,
-                           cost_estimate=data.get("cost_estimate"))
+    try:
+        return compute_metrics(list(results.values()), wall_time=finished.duration,
+                               workers=int(data["workers"]), deps=deps,
+                               cost_estimate=data.get("cost_estimate"))
+    except CycleError as exc:
+        raise deps_cycle(rid, exc) from None
+
+
+def deps_cycle(run_id: str, exc: CycleError) -> EventLogError:
+    """The error for a log whose tasks' ``deps`` form a cycle: no run has one (its graph was
+    checked before it started), so the log is damaged or was not written by a run."""
+    return EventLogError(f"run {run_id!r}: the deps of its tasks form a cycle, which no run "
+                         f"can have: {' -> '.join(exc.cycle)}")
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ def browser(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory) -> Path:
-    """``$TEST_ARTIFACTS/report`` when set (CI can keep it), else under pytest's temp folder."""
-    root = os.environ.get("TEST_ARTIFACTS")
-    path = Path(root) / "report" if root else tmp_path_factory.mktemp("report-artifacts")
+def artifacts() -> Path:
+    """``$TEST_ARTIFACTS/report`` (CI can keep it), by default ``test-artifacts/report`` in
+    the repository (ignored by git)."""
+    root = Path(os.environ.get("TEST_ARTIFACTS") or Path(__file__).parents[2] / "test-artifacts")
+    path = root / "report"
     path.mkdir(parents=True, exist_ok=True)
     return path

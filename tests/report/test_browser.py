@@ -172,3 +172,28 @@ def test_edge_cases_draw_without_errors(browser, tmp_path):
     still_running = [a for a in build_view(cut).attempts if a.end is None]
     assert len(still_running) == 2
     assert browser.count("[data-outcome=unfinished]") == 2
+
+
+def test_the_committed_example_is_current_and_draws(browser):
+    """docs/report-example.html (made from examples/analysis.yaml, docs/report.md says how)
+    embeds today's payload version and draws without an error, loading nothing."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from orchestrator.report.payload import PAYLOAD_VERSION
+
+    from .test_page import data_of
+
+    root = Path(__file__).parents[2]
+    path = root / "docs" / "report-example.html"
+    data = data_of(path.read_text(encoding="utf-8"))
+    assert data["version"] == PAYLOAD_VERSION, "regenerate the example (docs/report.md)"
+    workflow = yaml.safe_load((root / "examples" / "analysis.yaml").read_text(encoding="utf-8"))
+    assert sorted(row[0] for row in data["tasks"]["rows"]) == sorted(
+        t["id"] for t in workflow["tasks"])
+    browser.open(path)
+    assert_clean(browser, path)
+    assert browser.count("[data-attempt]") == len(data["attempts"]["rows"])
+    assert re.fullmatch(r"\d+", browser.attrs("[data-lane]", "data-lane")[0][0])

@@ -8,7 +8,6 @@ import pytest
 from orchestrator.report.dag import (
     MAX_COLUMNS,
     build_graph,
-    critical_chain,
     id_prefix,
     layers_of,
 )
@@ -30,9 +29,10 @@ def test_a_layer_is_the_longest_chain_of_dependencies():
 
 def test_the_critical_path_is_the_heaviest_chain():
     busy = {"a": 1.0, "b": 5.0, "c": 2.0, "d": 1.0}
-    assert critical_chain("abcd", DIAMOND, busy) == ("a", "b", "d")
-    assert critical_chain("abc", {}, {"a": 1.0, "b": 3.0, "c": 3.0}) == ("b",)  # ties: first
-    assert critical_chain("", {}, {}) == ()
+    assert build_graph("abcd", DIAMOND, busy).critical_path == ("a", "b", "d")
+    assert build_graph("abc", {}, {"a": 1.0, "b": 3.0, "c": 3.0}).critical_path == ("b",)  # ties
+    assert build_graph("", {}, {}).critical_path == ()
+    assert build_graph("ab", {}, {"b": 1.0}).critical_path == ("b",)  # no busy time: 0 s
 
 
 def test_the_critical_path_measures_what_the_metrics_say():
@@ -40,7 +40,7 @@ def test_the_critical_path_measures_what_the_metrics_say():
     view = build_view(events)
     deps = {t.id: t.deps for t in view.tasks.values()}
     busy = {t.id: t.busy_time for t in view.tasks.values()}
-    chain = critical_chain(list(view.tasks), deps, busy)
+    chain = build_graph(list(view.tasks), deps, busy).critical_path
     assert len(chain) == 10
     assert all(chain[i - 1] in deps[chain[i]] for i in range(1, len(chain)))
     assert sum(busy[t] for t in chain) == pytest.approx(metrics_from_events(events).critical_path)
