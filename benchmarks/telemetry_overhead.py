@@ -50,6 +50,8 @@ VARIANTS = ("off", "list.append", "jsonl", "jsonl-process", "jsonl-process-open"
 class _ThreadSink:
     """The design JsonLinesSink replaced, kept here to be measured side by side."""
 
+    nonblocking = True  # its call only appends: called on the loop, as it was
+
     def __init__(self, path: str, batch_size: int = 2048, interval: float = 0.25) -> None:
         self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115
         self._pending: collections.deque[Any] = collections.deque()

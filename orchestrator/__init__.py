@@ -53,7 +53,7 @@ from .report import write_report
 from .telemetry.costs import CostAdapter, CostModel, CpuTimeCost, ReportedCost, SumCost
 from .telemetry.events import SCHEMA_VERSION, Event, EventType
 from .telemetry.reader import RunSummary, metrics_from_events, read_events, summarize
-from .telemetry.sinks import CallbackSink, JsonLinesSink, MemorySink, SinkError
+from .telemetry.sinks import CallbackSink, JsonLinesSink, MemorySink, SinkError, SinkWarning
 from .telemetry.trace import chrome_trace, write_chrome_trace
 
 __version__ = "0.1.0"
@@ -64,7 +64,7 @@ __all__ = [
     "execute_parallel_async",
     "TaskResult", "TaskStatus", "TaskError", "OrchestrationResult", "RunMetrics",
     "Event", "EventType", "SCHEMA_VERSION",
-    "MemorySink", "CallbackSink", "JsonLinesSink", "SinkError",
+    "MemorySink", "CallbackSink", "JsonLinesSink", "SinkError", "SinkWarning",
     "read_events", "metrics_from_events", "summarize", "RunSummary",
     "chrome_trace", "write_chrome_trace", "write_report",
     "CostModel", "CostAdapter", "CpuTimeCost", "ReportedCost", "SumCost",

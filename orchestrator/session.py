@@ -34,7 +34,6 @@ from .scheduler.loop import Scheduler
 from .scheduler.records import TaskRecord
 from .telemetry.costs import CostLike, as_cost_model
 from .telemetry.events import EventHandler
-from .telemetry.sinks import combine_handlers, flush_handlers
 
 __all__ = ["Session"]
 
@@ -56,9 +55,9 @@ class Session:
             raise SpecError(f"policy must be an OrchestrationPolicy, got {policy!r}")
         self.tasks = tasks
         self.policy = policy or OrchestrationPolicy()
-        self.sinks = on_event
         self.clock = clock or MonotonicClock()
-        self.events = RunEvents(combine_handlers(on_event), self.clock)
+        # off_loop: no sink or callback can delay the loop (scheduler/emitter.py).
+        self.events = RunEvents(on_event, self.clock, off_loop=True)
         self.executor = executor
         self.retain = retain
         self.judge = Judge(tuple(gates), merge)
@@ -86,7 +85,7 @@ class Session:
                     raise
                 finally:
                     sched.finish_run(gates_passed=passed)
-                    flush_handlers(self.sinks)
+                    self.events.close()  # every event delivered, sinks flushed
             return replace(sched.result(), gates=judged.gates, merged=judged.merged)
 
     def stream(self) -> Iterator[TaskResult]:
@@ -103,7 +102,7 @@ class Session:
                                 yield task_result(rec)
                 finally:
                     sched.finish_run()
-                    flush_handlers(self.sinks)
+                    self.events.close()  # every event delivered, sinks flushed
 
     async def execute_async(self) -> OrchestrationResult:
         """``execute()`` on a thread; cancelling the awaiting task kills the running workers

@@ -8,7 +8,8 @@ is a bug -> 1. Usage errors stay click's (exit 2, with the usage line).
 
 A run that ends exits with ``exit_code(result)``: 0 every task succeeded and every gate passed;
 1 a task failed, timed out, was cancelled or skipped (this wins over a gate, whose verdict then
-follows from the failure); 3 a gate (or the merge) rejected the run; 130 / 143 interrupted by
+follows from the failure); 3 a gate (or the merge) rejected the run; 4 all went well but the
+``--events`` log is incomplete (any other code wins over it); 130 / 143 interrupted by
 SIGINT / SIGTERM. The codes 1, 2 and 3 are those of the library's errors.
 """
 
@@ -27,11 +28,13 @@ from ..model.results import OrchestrationResult
 from ..workflow import WorkflowError
 
 __all__ = ["cli", "main", "debug_option", "exit_code", "interrupt_code", "EXIT_OK",
-           "EXIT_TASK_FAILED", "EXIT_GATE_REJECTED", "EXIT_SIGINT", "EXIT_SIGTERM"]
+           "EXIT_TASK_FAILED", "EXIT_GATE_REJECTED", "EXIT_LOG_INCOMPLETE", "EXIT_SIGINT",
+           "EXIT_SIGTERM"]
 
 EXIT_OK = 0
 EXIT_TASK_FAILED = TaskFailedError.exit_code
 EXIT_GATE_REJECTED = GateRejected.exit_code
+EXIT_LOG_INCOMPLETE = 4  # the run is fine, its event log is not: a script must not trust it
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 _EXIT_BUG = 1  # what escaped is not the library's error: click's code for an error
@@ -103,7 +106,7 @@ def cli() -> None:
     \b
     Exit codes: 0 every task succeeded; 1 a task failed, timed out, was cancelled or
     skipped; 2 bad input (nothing ran); 3 a quality gate rejected the run;
-    130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+    4 the --events log is incomplete; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 
     The workflow format is described in docs/workflow.md (`orchestrator schema` prints its
     JSON Schema).

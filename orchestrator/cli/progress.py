@@ -63,6 +63,8 @@ class Snapshot:
 class RunTracker:
     """Counts a run's progress from its events (an ``on_event`` handler)."""
 
+    nonblocking = True  # counters under a lock: a run calls it on its loop
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._total: int | None = None

@@ -69,6 +69,8 @@ class RunReport:
     instead, nothing is written. The file is opened at once, so a bad path fails before
     anything runs."""
 
+    nonblocking = True  # a list append: a run calls it on its loop
+
     def __init__(self, path: str, *, title: str | None = None) -> None:
         self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by __exit__
         self._title = title

@@ -7,6 +7,11 @@ machine stream (``--json``, ``--events -``) the table moves to stderr, so stdout
 On Ctrl-C (or SIGTERM) the library kills every worker, flushes the event sinks and raises with the
 partial result; that result is printed and saved like a finished one, and the exit code is 130
 (143 for SIGTERM).
+
+An ``--events`` log that could not be written in full (a full disk, a closed pipe) does not
+stop the run: the summary is printed as usual, then the log is named incomplete, with how
+many events are missing, as the ``Error:`` line and exit code 4, or as a ``Warning:`` line
+above another code's ``Error:`` line.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import functools
 import json
 import os
 import sys
-from typing import IO, Any, Callable, Iterator
+import warnings
+from typing import IO, Any, Callable, Iterator, NamedTuple
 
 import click
 
@@ -24,7 +30,7 @@ from ..api import execute_graph
 from ..interrupts import partial_result
 from ..model.results import OrchestrationResult
 from ..telemetry.costs import CostModel, CpuTimeCost, ReportedCost
-from ..telemetry.sinks import JsonLinesSink
+from ..telemetry.sinks import JsonLinesSink, SinkError, SinkWarning
 from ..workflow import (
     Problem,
     Workflow,
@@ -34,7 +40,7 @@ from ..workflow import (
     load_workflow,
     resolve_hooks,
 )
-from .app import cli, debug_option, exit_code, interrupt_code
+from .app import EXIT_LOG_INCOMPLETE, EXIT_OK, cli, debug_option, exit_code, interrupt_code
 from .policy_options import policy_options, pop_overrides
 from .progress import LiveDisplay
 from .report import RunReport
@@ -87,9 +93,9 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
 
     human, color, display = _terminal(as_json=as_json, quiet=quiet, events=events)
     with contextlib.ExitStack() as stack:
-        sinks: list[Callable[[Any], None]] = []
-        if events is not None:
-            sinks.append(stack.enter_context(_opened("--events", events, JsonLinesSink)))
+        log = stack.enter_context(_opened("--events", events, _open_log)) \
+            if events is not None else None
+        sinks: list[Callable[[Any], None]] = [log] if log is not None else []
         if report_path is not None:  # written when the block ends, after --output
             sinks.append(stack.enter_context(_opened(
                 "--report", report_path, functools.partial(RunReport, title=wf.name))))
@@ -99,23 +105,23 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
             click.echo(_banner(wf), file=human)
         if display is not None:
             sinks.append(display.tracker)
-        cost: CostModel = ReportedCost()
-        if cpu_hour_price is not None:
-            cost = CpuTimeCost(per_cpu_hour=cpu_hour_price) + cost
-        result, signal_code = _execute(wf, merge, gates, sinks, display, cost)
-        code = exit_code(result, signal_code)
+        result, signal_code = _execute(wf, merge, gates, sinks, display, _cost(cpu_hour_price))
+        logged = _close_log(log)
+        code = logged.exit_code(exit_code(result, signal_code))
         document = result_document(result, source=wf.source, name=wf.name, code=code)
         if out_file is not None:
             json.dump(document, out_file, indent=2)
             out_file.write("\n")
 
-    _print(result, document, code, as_json=as_json, quiet=quiet, human=human, color=color)
+    _print(result, document, code, as_json=as_json, quiet=quiet, human=human, color=color,
+           logged=logged)
     ctx.exit(code)
 
 
 def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, as_json: bool,
-           quiet: bool, human: IO[str], color: bool) -> None:
-    """The JSON document, or the table; the metrics line; the ``Error:`` line if any."""
+           quiet: bool, human: IO[str], color: bool, logged: LogOutcome) -> None:
+    """The JSON document, or the table; the metrics line; the ``Error:`` line if any (and
+    the event log's problem: as the error for exit 4, else as a warning above it)."""
     if as_json:
         click.echo(json.dumps(document, indent=2))
     elif not quiet:
@@ -123,7 +129,14 @@ def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, 
             click.echo(line, file=human, color=color)
     if not as_json:
         click.echo(metrics_line(result), file=human)
+    if logged.note is not None:
+        click.echo(f"Warning: {logged.note}", err=True)
     message = outcome_message(result, code)
+    if logged.problem is not None:
+        if code == EXIT_LOG_INCOMPLETE:
+            message = logged.problem
+        else:
+            click.echo(f"Warning: {logged.problem}", err=True)
     if message is not None:
         click.echo(f"Error: {message}", err=True)
 
@@ -154,6 +167,44 @@ def _banner(wf: Workflow) -> str:
             f"max concurrency {wf.policy.max_concurrency}")
 
 
+# The CLI's log is one file for many runs: appended to (on a fresh line), as --help says.
+_open_log = functools.partial(JsonLinesSink, mode="a")
+
+
+class LogOutcome(NamedTuple):
+    """How the ``--events`` log fared: what is missing from it and why (None: nothing), and a
+    note when its reader fell behind (that cost memory, not events)."""
+
+    problem: str | None = None
+    note: str | None = None
+
+    def exit_code(self, code: int) -> int:
+        """The run's exit code, 4 instead of 0 when the log is incomplete."""
+        return EXIT_LOG_INCOMPLETE if self.problem is not None and code == EXIT_OK else code
+
+
+def _close_log(log: JsonLinesSink | None) -> LogOutcome:
+    if log is None:
+        return LogOutcome()
+    note = None
+    if log.peak_backlog > log.warn_backlog:
+        note = (f"the event log's reader fell behind: up to {log.peak_backlog / 2**20:.0f} MiB "
+                f"of events waited in memory")
+    try:
+        log.close()
+    except SinkError as exc:
+        return LogOutcome(f"the event log is incomplete: {exc}", note)
+    return LogOutcome(None, note)
+
+
+def _cost(cpu_hour_price: float | None) -> CostModel:
+    """What the tasks reported, plus their CPU time when it has a price."""
+    cost: CostModel = ReportedCost()
+    if cpu_hour_price is not None:
+        cost = CpuTimeCost(per_cpu_hour=cpu_hour_price) + cost
+    return cost
+
+
 def _open_text(path: str) -> IO[str]:
     return open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by the caller's ExitStack
 
@@ -175,7 +226,9 @@ def _execute(wf: Workflow, merge: Callable[..., Any] | None, gates: list[Callabl
              ) -> tuple[OrchestrationResult, int | None]:
     """Run ``wf``; on Ctrl-C/SIGTERM return the partial result and the exit code to use."""
     try:
-        with display or contextlib.nullcontext():
+        with display or contextlib.nullcontext(), warnings.catch_warnings():
+            # The event log's trouble is told once, after the summary (_close_log).
+            warnings.simplefilter("ignore", SinkWarning)
             result = execute_graph(wf.graph, wf.policy, on_event=sinks or None, merge=merge,
                                    gates=gates, cost=cost)
         return result, None

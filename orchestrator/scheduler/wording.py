@@ -76,7 +76,7 @@ def pickling_error(message: str) -> TaskError:
     return TaskError(kind="pickling", type="PicklingError", message=message)
 
 
-def callback_dropped(exc: Exception, event_type: str, run_id: str) -> str:
+def callback_dropped(exc: BaseException, event_type: str, run_id: str) -> str:
     """The warning when an ``on_event`` callback raised and is called no more."""
     return (f"on_event callback raised {type(exc).__name__}: {exc} (on a {event_type!r} event); "
             f"it will not be called again in run {run_id}")

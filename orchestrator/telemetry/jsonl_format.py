@@ -7,15 +7,51 @@ pool, loky and psutil, and would cost the writer ~150 ms to start).
 ``format_record`` takes an ``Event`` or the plain tuple of its fields, in ``Event`` order:
 ``(type, seq, ts, run_id, elapsed, task_id, attempt, pid, duration, error, reason, data,
 schema)``. ``error`` is anything with ``to_dict()`` (a ``TaskError``) or a dict.
+
+A line is written as it is, except where its target's encoding cannot hold a character (a
+lone surrogate from undecodable bytes, in any encoding; ``é`` on an ASCII stream): the codec
+error handler ``JSON_ESCAPE`` writes it as a JSON ``\\uXXXX`` escape, which reads back as the
+same character. Every non-ASCII character of a line is inside a JSON string, so the line stays
+valid JSON on any stream, strict ones included.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import time
 from typing import Any, Sequence
 
-__all__ = ["format_record", "iso_utc"]
+__all__ = ["format_record", "iso_utc", "JSON_ESCAPE", "encodable"]
+
+JSON_ESCAPE = "orchestrator.json_escape"
+
+
+def _json_escape(exc: UnicodeError) -> tuple[str, int]:
+    """The ``JSON_ESCAPE`` handler: each character the encoding cannot hold as ``\\uXXXX``
+    (a surrogate pair above the BMP)."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for ch in exc.object[exc.start:exc.end]:
+        code = ord(ch)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out), exc.end
+
+
+codecs.register_error(JSON_ESCAPE, _json_escape)
+
+
+def encodable(text: str, encoding: str) -> str:
+    """``text`` with what ``encoding`` cannot hold JSON-escaped (ASCII text is returned as is,
+    at once)."""
+    if text.isascii():
+        return text
+    return text.encode(encoding, JSON_ESCAPE).decode(encoding)
 
 _encode_str = json.encoder.encode_basestring
 # (seconds, "YYYY-MM-DDTHH:MM:SS"): replaced as one tuple, so threads never see half of it.

@@ -1,103 +1,107 @@
-"""``JsonLinesSink``: one JSON object per line, every event, nothing lost.
+"""``JsonLinesSink``: one JSON object per line, every event, and the loop never waits on it.
 
-The hot path appends the event to a deque. Every ``batch_size`` events the batch is handed
-over in one go, and a timer thread hands over whatever waited longer than ``flush_interval``,
-so a reader tailing the target sees each event within that time. ``flush()`` (called by
-``execute_*`` at the end of every run, also on an exception and on Ctrl-C) hands over the rest
-and returns once it is written.
+The hot path appends the event to a deque. Every ``batch_size`` events the batch is formatted
+here, in one go, and queued for the sink's drain thread (``jsonl_drain.py``), which does the
+``write()``: a pipe nobody reads, a paused terminal or a full disk blocks that thread, never
+the scheduler's loop. Every ``flush_interval`` the drain also ships what waited for less than a
+batch, so a reader tailing the target sees each event within about that time. ``flush()``
+(called at the end of every run, also on an exception and on Ctrl-C) returns once everything
+received is written.
 
-Two writers, chosen with ``writer=``; the figures are benchmarks/telemetry_overhead.py's on
-the project's 2-CPU machine, 5,000 no-op tasks on 2 workers (the worst case: the run is pure
-dispatch and every CPU is busy):
+Nothing is lost silently:
+
+* A reader that falls behind: the batches wait in memory, all of them. When more than
+  ``warn_backlog`` bytes wait (64 MiB by default, ~250,000 events) the run emits a
+  ``sink.lagging`` event and a ``SinkWarning``, again each time the backlog doubles; the
+  events are kept (dropping them would make the log a lie; memory is what a slow reader costs).
+* A write that fails (a full disk, a closed pipe): nothing more is written; ``flush()`` and
+  ``close()`` raise ``SinkError`` with the reason and how many events are missing.
+* A character the target's encoding cannot hold (a lone surrogate from undecodable bytes, on
+  any stream) is written as a JSON ``\\uXXXX`` escape, which reads back as the same string.
+
+``mode="w"`` (the default) starts the file anew: one sink, one log, so reading it back gives
+this run (or these runs) and nothing older. ``mode="a"`` appends, for a long-lived log of many
+runs (``read_events`` splits them by ``run_id``); it starts on a fresh line when the file
+ends inside one (a log cut short by a full disk or a kill).
+
+Where the formatting happens is a measured choice, with ``writer=``; the figures are
+benchmarks/telemetry_overhead.py's on the project's 2-CPU machine, 5,000 no-op tasks on 2
+workers (pure dispatch: every CPU is busy, the worst case):
 
 ``"inline"`` (default)
-    formats the batch here (~2 µs an event, in ``"\\n".join``) and writes it to a buffered
-    file. Measured +28-39% wall on no-op tasks (list.append alone: 0-2%).
+    formats the batch in this process (~2 µs an event, in ``"\\n".join``), on the loop: a
+    thread formatting it would hold the GIL the loop needs. Only the write happens on the
+    drain thread, which holds no GIL while blocked in it.
 ``"process"``
-    pickles the batch as plain tuples (0.2 µs an event) into a 1 MiB pipe; a writer process
-    (``jsonl_writer.py``, a fresh ``python -I -S``) formats and writes. The loop does less,
-    but on 2 CPUs the writer's CPU (~4 µs an event) is taken from the workers and the loop:
-    measured +42-83% wall on no-op tasks; running the writer at SCHED_IDLE, or waking it only
-    every 0.1 s, did not change that.
-    It pays where cores are spare; and what reached the pipe is written even if this process
-    is SIGKILLed.
+    pickles the batch as plain tuples (0.2 µs an event) into a 1 MiB pipe (without blocking:
+    the drain takes over when it is full); a writer process (``jsonl_writer.py``) formats
+    and writes. The loop does less, but on 2 CPUs the writer's CPU (~4 µs an event) is taken
+    from the workers and the loop. It pays where cores are spare, and what reached the pipe
+    is written even if this process is SIGKILLed.
 
-With ~1 ms tasks both cost ~2-3% (at the edge of the noise). A stream without a file descriptor (a
-``StringIO``, click's ``CliRunner``) is always written inline.
+A stream without a file descriptor (a ``StringIO``, click's ``CliRunner``) is always written
+inline.
 """
 
 from __future__ import annotations
 
 import collections
 import io
-import json
 import os
-import pickle
-import select
-import struct
-import subprocess
 import sys
 import threading
-import time
-from typing import IO, Any, Union
+import warnings
+from typing import IO, Any, Callable, Union
 
+from .delivery import SinkWarning, lagging_message
 from .events import Event
+from .jsonl_drain import Drain, Target
 from .jsonl_format import format_record
+from .jsonl_targets import FileTarget, ProcessTarget, StreamTarget, frame, open_log
 
 __all__ = ["JsonLinesSink", "SinkError"]
 
-_WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jsonl_writer.py")
-_HEADER = struct.Struct("<I")
-_ACK = struct.Struct("<QI")
-_F_SETPIPE_SZ = 1031  # Linux: a 1 MiB pipe lets the writer lag a little without stalling us
+Report = Callable[[dict[str, Any]], None]
 
 
 class SinkError(OSError):
-    """The JSON Lines writer failed (its target, or the process itself)."""
+    """The JSON Lines sink could not write every event (its message says why and how many)."""
 
 
 class JsonLinesSink:
     """Writes every event as one JSON line to ``target`` (a path, ``"-"`` or a text stream).
 
-    ``batch_size``: events per batch handed to the writer. ``flush_interval``: the longest an
-    event waits before a reader of the target can see it, in seconds. Use it as a context
-    manager, or call ``close()``: it stops the writer process.
+    ``mode``: ``"w"`` a new file, ``"a"`` append (paths only). ``batch_size``: events per
+    batch. ``flush_interval``: about the longest an event waits before a reader of the target
+    can see it, in seconds. ``warn_backlog``: bytes waiting for a slow reader above which the
+    run is warned. Use it as a context manager, or call ``close()``.
     """
 
-    def __init__(self, target: Union[str, os.PathLike[str], IO[str]], *,
-                 batch_size: int = 512, flush_interval: float = 0.2,
-                 writer: str = "inline") -> None:
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"JsonLinesSink.batch_size must be an integer >= 1, "
-                             f"got {batch_size!r}")
-        if not flush_interval > 0:
-            raise ValueError(f"JsonLinesSink.flush_interval must be > 0 seconds, "
-                             f"got {flush_interval!r}")
-        if writer not in ("inline", "process"):
-            raise ValueError(f"JsonLinesSink.writer must be 'inline' or 'process', "
-                             f"got {writer!r}")
+    nonblocking = True  # its call only appends (and formats a batch): a run calls it inline
+
+    def __init__(self, target: Union[str, os.PathLike[str], IO[str]], *, mode: str = "w",
+                 batch_size: int = 512, flush_interval: float = 0.2, writer: str = "inline",
+                 warn_backlog: int = 64 * 2**20) -> None:
+        _check(mode, batch_size, flush_interval, writer, warn_backlog)
         self.target = target
+        self.warn_backlog = warn_backlog
+        self.peak_backlog = 0  # the most bytes that waited for the reader at once
         self._batch_size = batch_size
-        self._interval = flush_interval
+        self._alert_at = warn_backlog
         self._pending: collections.deque[Event] = collections.deque()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one batch at a time, so they are queued in order
         self._closed = False
-        self.written = 0  # events handed to the writer (process) or written (inline)
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._stream: IO[str] | None = None
-        self._owned: IO[str] | None = None
-        self._tokens = 0
-        fd = self._target_fd(target) if writer == "process" else None
-        if fd is not None:
-            self.backend = "process"
-            self._start_writer(fd)
-        else:
-            self.backend = "inline"
-            if self._stream is None:
-                self._stream = self._open_stream(target)
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._timer, name="jsonl-sink-timer", daemon=True)
-        self._thread.start()
+        self._shipped = 0  # events taken from the deque
+        self._after_close = 0
+        self._skipped = 0  # events that could not be formatted
+        self._skip_note = ""
+        self._reporters: list[Report] = []
+        out = _open(target, mode, writer)
+        process = isinstance(out, ProcessTarget)
+        self.backend = "process" if process else "inline"
+        self._proc = out.proc if isinstance(out, ProcessTarget) else None
+        self._encode: Callable[[list[Event]], Union[str, bytes]] = _frame if process else _lines
+        self._drain = Drain(out, self._ship, flush_interval, "jsonl-sink-drain")
 
     # -- the hot path --------------------------------------------------------------------
 
@@ -105,45 +109,64 @@ class JsonLinesSink:
         pending = self._pending
         pending.append(event)
         if len(pending) >= self._batch_size:
-            self._ship()
+            backlog = self._ship()
+            if backlog > self._alert_at:
+                self._lagging(backlog)
 
     # -- public ------------------------------------------------------------------------------
 
-    def flush(self) -> None:
-        """Hand over everything received so far and wait until it is written and flushed.
+    @property
+    def written(self) -> int:
+        """Events written so far (handed to the writer process, with ``writer="process"``)."""
+        return self._drain.written - self._drain.target.unwritten
 
-        Raises ``SinkError`` when the writer could not write (its message says why).
+    def flush(self) -> None:
+        """Hand over everything received so far and wait until it is written.
+
+        Raises ``SinkError`` when an event given to the sink is not in the log (its message
+        says why and how many).
         """
         self._ship()
-        with self._lock:
-            if self._proc is not None:
-                self._sync()
-            elif self._stream is not None:
-                try:
-                    self._stream.flush()
-                except ValueError:  # closed under us
-                    pass
-                except OSError as exc:
-                    raise SinkError(f"JSON Lines sink for {self.target!r}: cannot write the "
-                                    f"event log: {exc}") from None
+        if not self._closed:
+            self._drain.wait()
+        self._alert_at = self.warn_backlog  # the next run is warned anew
+        problem = self._problem()
+        if problem is not None:
+            raise SinkError(problem)
 
     def close(self) -> None:
-        """Flush, then stop the writer process (and close the file it owns)."""
+        """Flush, then stop the drain thread (and the writer process, and close the file the
+        sink opened). Raises ``SinkError`` as ``flush()`` does. Idempotent."""
         if self._closed:
             return
         try:
             self.flush()
-        finally:
+        except SinkError:
+            self._stop()
+            raise
+        except BaseException:
+            # Ctrl-C while a reader that reads nothing held the flush: the drain may be stuck
+            # in write(), so leave it (a daemon thread) rather than wait for it again.
             self._closed = True
-            self._wake.set()
-            self._thread.join(5)
-            with self._lock:
-                self._stop_writer()
-                if self._owned is not None:
-                    try:
-                        self._owned.close()
-                    except OSError:  # what it could not write, flush() above reported
-                        pass
+            raise
+        self._stop()
+
+    def _stop(self) -> None:
+        self._closed = True
+        self._drain.close()
+        self._drain.target.close()
+
+    def watch_backlog(self, report: Report) -> Callable[[], None]:
+        """Call ``report(data)`` when the backlog passes ``warn_backlog`` (and each time it
+        doubles), on the thread that called the sink; returns the function that stops it.
+        A run watches its sinks; with nobody watching, the sink warns itself."""
+        self._reporters.append(report)
+
+        def unwatch() -> None:
+            if report in self._reporters:
+                self._reporters.remove(report)
+
+        return unwatch
 
     def __enter__(self) -> JsonLinesSink:
         return self
@@ -154,156 +177,118 @@ class JsonLinesSink:
     def __repr__(self) -> str:
         return f"JsonLinesSink({self.target!r}, backend={self.backend!r})"
 
-    # -- choosing the backend --------------------------------------------------------------
-
-    def _target_fd(self, target: Union[str, os.PathLike[str], IO[str]]) -> int | None:
-        """An fd the writer process can write to, or None (then: inline, into ``_stream``)."""
-        if isinstance(target, (str, os.PathLike)):
-            if str(target) == "-":
-                return self._target_fd(sys.stdout)
-            return os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            fd = target.fileno()
-        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-            self._stream = target
-            return None
-        target.flush()  # what was written to it before us comes first
-        return os.dup(fd)
-
-    def _open_stream(self, target: Union[str, os.PathLike[str], IO[str]]) -> IO[str]:
-        if isinstance(target, (str, os.PathLike)):
-            if str(target) == "-":
-                return sys.stdout
-            # backslashreplace: a lone surrogate becomes \udc80, still a valid JSON escape.
-            self._owned = open(target, "a", encoding="utf-8",  # noqa: SIM115
-                               errors="backslashreplace", buffering=1 << 16)
-            return self._owned
-        return target
-
-    # -- the writer process ----------------------------------------------------------------
-
-    def _start_writer(self, out_fd: int) -> None:
-        data_r, data_w = os.pipe()
-        ack_r, ack_w = os.pipe()
-        try:
-            try:
-                import fcntl  # POSIX only; the inline writer needs none of this
-
-                fcntl.fcntl(data_w, _F_SETPIPE_SZ, 1 << 20)
-            except (ImportError, OSError):
-                pass
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", _WRITER, str(data_r), str(out_fd), str(ack_w),
-                 json.dumps([p for p in sys.path if p])],
-                pass_fds=(data_r, out_fd, ack_w), stdin=subprocess.DEVNULL,
-                start_new_session=True)
-        except BaseException:
-            for fd in (data_w, ack_r):
-                os.close(fd)
-            raise
-        finally:
-            for fd in (data_r, ack_w, out_fd):
-                os.close(fd)
-        self._data_w = data_w
-        self._ack_r = ack_r
-
-
-    def _send(self, obj: Any) -> None:
-        payload = pickle.dumps(obj, 5)
-        view = memoryview(_HEADER.pack(len(payload)) + payload)
-        while view:
-            try:
-                n = os.write(self._data_w, view)
-            except BrokenPipeError:
-                raise SinkError(self._death_note()) from None
-            view = view[n:]
-
-    def _sync(self) -> None:
-        """Wait until the writer has written everything sent before. Holds ``_lock``."""
-        self._tokens += 1
-        token = self._tokens
-        self._send(token)
-        got = b""
-        while len(got) < _ACK.size:
-            ready, _, _ = select.select([self._ack_r], [], [], 1.0)
-            if not ready:
-                assert self._proc is not None
-                if self._proc.poll() is not None:
-                    raise SinkError(self._death_note())
-                continue
-            chunk = os.read(self._ack_r, 4096)
-            if not chunk:
-                raise SinkError(self._death_note())
-            got += chunk
-        answered, length = _ACK.unpack_from(got)
-        while len(got) < _ACK.size + length:
-            got += os.read(self._ack_r, 4096)
-        error = got[_ACK.size:_ACK.size + length].decode("utf-8", "replace")
-        if answered != token:
-            raise SinkError(f"JSON Lines writer answered sync {answered}, expected {token}")
-        if error:
-            raise SinkError(f"JSON Lines sink for {self.target!r}: {error}")
-
-    def _death_note(self) -> str:
-        code = self._proc.poll() if self._proc is not None else None
-        return (f"the JSON Lines writer process for {self.target!r} died (exit code {code}); "
-                f"events handed to it after its last flush may be lost")
-
-    def _stop_writer(self) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        self._proc = None
-        try:
-            self._send(None)
-        except SinkError:
-            pass
-        os.close(self._data_w)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        os.close(self._ack_r)
-
     # -- batches -----------------------------------------------------------------------------
 
-    def _ship(self) -> None:
-        """Hand every waiting event over (in order: under the lock)."""
+    def _ship(self) -> int:
+        """Format what waits and queue it for the drain (any thread; in order, under the
+        lock). Returns the backlog, in bytes. Mutates."""
         with self._lock:
             pending = self._pending
             n = len(pending)
             if not n:
-                return
+                return 0
             pop = pending.popleft
             batch = [pop() for _ in range(n)]
-            if self._proc is not None:
-                # Plain tuples pickle 7x faster than NamedTuples (0.2 µs vs 1.5 µs an event).
-                self._send(list(map(tuple, batch)))
-            elif self._stream is not None and not self._closed:
-                # Formatting here holds the GIL ~2 µs an event; done in whole batches.
-                try:
-                    self._stream.write("\n".join(map(format_record, batch)) + "\n")
-                except ValueError:  # the stream was closed under us
-                    return
-                except OSError as exc:
-                    raise SinkError(f"JSON Lines sink for {self.target!r}: cannot write the "
-                                    f"event log: {exc}") from None
-            else:
-                raise SinkError(f"{self!r} is closed: {n} event(s) given to it after close() "
-                                f"were not written")
-            self.written += n
-
-    def _timer(self) -> None:
-        """Ship what waited longer than ``flush_interval``, so a reader sees it promptly."""
-        interval = self._interval
-        while not self._closed:
-            self._wake.wait(interval)
+            self._shipped += n
+            drain = self._drain
             if self._closed:
-                return
-            if self._pending:
-                try:
-                    self.flush() if self._stream is not None else self._ship()
-                except Exception:  # the next flush() (end of run) reports it
-                    time.sleep(interval)
+                self._after_close += n
+                return 0
+            if drain.error is not None:
+                drain.discard(n)  # the target failed: counted, not formatted
+                return 0
+            try:
+                chunk = self._encode(batch)
+            except Exception:  # one event that cannot be formatted must not cost the others
+                chunk, batch = self._encode_each(batch)
+                if not batch:
+                    return 0
+            backlog = drain.put(chunk, len(batch))
+            if backlog > self.peak_backlog:
+                self.peak_backlog = backlog
+            return backlog
+
+    def _encode_each(self, batch: list[Event]) -> tuple[Union[str, bytes], list[Event]]:
+        """The batch without the events that cannot be formatted (counted, the first named).
+        Holds the lock. Mutates."""
+        kept = []
+        for event in batch:
+            try:
+                self._encode([event])
+            except Exception as exc:
+                self._skipped += 1
+                self._skip_note = self._skip_note or (
+                    f"cannot format event seq {event.seq} ({event.type}): "
+                    f"{type(exc).__name__}: {exc}")
+            else:
+                kept.append(event)
+        return (self._encode(kept) if kept else ""), kept
+
+    def _lagging(self, backlog: int) -> None:
+        self._alert_at = backlog * 2
+        data = {"sink": repr(self), "backlog_bytes": backlog,
+                "backlog_events": self._drain.backlog_events, "limit_bytes": self.warn_backlog}
+        if not self._reporters:
+            warnings.warn(lagging_message(data), SinkWarning, stacklevel=3)
+        for report in list(self._reporters):
+            report(data)
+
+    def _problem(self) -> str | None:
+        """What is missing from the log and why, or None."""
+        if self._after_close:
+            return (f"{self!r} is closed: {self._after_close} event(s) given to it after "
+                    f"close() were not written")
+        drain = self._drain
+        missing = drain.unwritten + drain.target.unwritten + self._skipped
+        if not missing and drain.error is None:
+            return None
+        why = drain.error or self._skip_note
+        return (f"JSON Lines sink for {self.target!r}: {why}; {missing:,} of "
+                f"{self._shipped:,} events were not written")
+
+
+def _check(mode: str, batch_size: int, flush_interval: float, writer: str,
+           warn_backlog: int) -> None:
+    if mode not in ("w", "a"):
+        raise ValueError(f"JsonLinesSink.mode must be 'w' (a new file) or 'a' (append), "
+                         f"got {mode!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"JsonLinesSink.batch_size must be an integer >= 1, got {batch_size!r}")
+    if not flush_interval > 0:
+        raise ValueError(f"JsonLinesSink.flush_interval must be > 0 seconds, "
+                         f"got {flush_interval!r}")
+    if writer not in ("inline", "process"):
+        raise ValueError(f"JsonLinesSink.writer must be 'inline' or 'process', got {writer!r}")
+    if not isinstance(warn_backlog, int) or warn_backlog < 1:
+        raise ValueError(f"JsonLinesSink.warn_backlog must be an integer >= 1 (bytes), "
+                         f"got {warn_backlog!r}")
+
+
+def _open(target: Union[str, os.PathLike[str], IO[str]], mode: str, writer: str) -> Target:
+    """The target to write to: the writer process when asked for and the target has a file
+    descriptor, else the file (opened here) or the stream."""
+    if isinstance(target, (str, os.PathLike)):
+        if str(target) == "-":
+            return _open(sys.stdout, mode, writer)
+        if writer == "process":
+            return ProcessTarget(open_log(target, mode))
+        return FileTarget(target, mode)
+    if writer == "process":
+        try:
+            fd = target.fileno()
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return StreamTarget(target)
+        target.flush()  # what was written to it before us comes first
+        return ProcessTarget(os.dup(fd))
+    return StreamTarget(target)
+
+
+def _lines(batch: list[Event]) -> str:
+    # Formatting here holds the GIL ~2 µs an event; done in whole batches.
+    return "\n".join(map(format_record, batch)) + "\n"
+
+
+def _frame(batch: list[Event]) -> bytes:
+    # Plain tuples pickle 7x faster than NamedTuples (0.2 µs vs 1.5 µs an event).
+    return frame(list(map(tuple, batch)))
 

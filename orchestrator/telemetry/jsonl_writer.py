@@ -6,8 +6,10 @@ SYS_PATH_JSON``); it must start fast, so it does not import ``orchestrator`` (wh
 
 Wire (parent -> here, on IN_FD): frames of ``<u32 length><pickle>``; the pickle is a list of
 event tuples (a batch), an int (a sync token: write and flush everything before it, then answer
-``<u64 token><u32 length><utf-8 error text>`` on ACK_FD) or None (close). EOF (the parent
-exited, even by SIGKILL) means: write what arrived, then exit. Nothing received is dropped.
+``<u64 token><u64 events not written><u32 length><utf-8 error text>`` on ACK_FD) or None
+(close). EOF (the parent exited, even by SIGKILL) means: write what arrived, then exit.
+Nothing received is dropped silently: after a write fails nothing more is written, and the
+events that were not are counted in every answer to a sync.
 """
 
 from __future__ import annotations
@@ -21,13 +23,16 @@ import sys
 from typing import IO, Any
 
 try:
-    from .jsonl_format import format_record
+    from .jsonl_format import JSON_ESCAPE, format_record
 except ImportError:  # run by path: -I leaves this file's directory off sys.path
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from jsonl_format import format_record  # type: ignore[import-not-found,no-redef]
+    from jsonl_format import (  # type: ignore[import-not-found,no-redef]
+        JSON_ESCAPE,
+        format_record,
+    )
 
 _HEADER = struct.Struct("<I")
-_ACK = struct.Struct("<QI")
+_ACK = struct.Struct("<QQI")
 
 
 class _Stand_in:
@@ -84,10 +89,11 @@ def main(argv: list[str]) -> int:
 def serve(in_fd: int, out_fd: int, ack_fd: int) -> int:
     """Read frames from ``in_fd`` until EOF or a goodbye; write lines to ``out_fd``."""
     source = os.fdopen(in_fd, "rb", buffering=1 << 20)
-    # backslashreplace: a lone surrogate becomes \udc80, which is still a valid JSON escape.
-    out = os.fdopen(out_fd, "w", encoding="utf-8", errors="backslashreplace",
+    # A lone surrogate becomes \udc80, a valid JSON escape of the same character.
+    out = os.fdopen(out_fd, "w", encoding="utf-8", errors=JSON_ESCAPE,
                     buffering=1 << 16, closefd=out_fd > 2)
     error = ""
+    unwritten = 0
     while True:
         header = _read_exact(source, _HEADER.size)
         if header is None:
@@ -103,18 +109,24 @@ def serve(in_fd: int, out_fd: int, ack_fd: int) -> int:
                 out.flush()
             except OSError as exc:
                 error = error or f"cannot write the event log: {exc}"
-            text = error.encode("utf-8", "replace")
-            os.write(ack_fd, _ACK.pack(message, len(text)) + text)
+            note = error.encode("utf-8", "replace")
+            os.write(ack_fd, _ACK.pack(message, unwritten, len(note)) + note)
             continue
         if error:
-            continue  # the target failed; the parent hears it at the next sync
+            unwritten += len(message)  # the target failed; the parent hears it at the sync
+            continue
         try:
-            out.write("\n".join(map(format_record, message)) + "\n")
+            text = "\n".join(map(format_record, message)) + "\n"
+        except Exception as exc:  # a record that cannot be formatted: say so at the next sync
+            error = f"cannot format an event: {type(exc).__name__}: {exc}"
+            unwritten += len(message)
+            continue
+        try:
+            out.write(text)
             out.flush()  # a consumer tailing the log sees each batch at once
         except (OSError, ValueError) as exc:
             error = f"cannot write the event log: {exc}"
-        except Exception as exc:  # a record that cannot be formatted: say so at the next sync
-            error = f"cannot format an event: {type(exc).__name__}: {exc}"
+            unwritten += len(message)
     try:
         out.flush()
     except OSError:

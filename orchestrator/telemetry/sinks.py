@@ -1,30 +1,34 @@
 """Where events go: a callback, a list in memory, a JSON Lines file. Several at once.
 
 Any callable taking an ``Event`` is a sink; ``execute_*(on_event=...)`` takes one or a list.
-At the end of a run (normally, on an exception, on Ctrl-C) every sink that has a ``flush()`` is
-flushed, so nothing seen is lost.
+No sink can delay the scheduler's loop (``delivery.py``): sinks that declare
+``nonblocking = True`` (``MemorySink``, ``JsonLinesSink``) are called on it, any other callable
+on the run's delivery thread. At the end of a run (normally, on an exception, on Ctrl-C) every
+event has been delivered and every sink that has a ``flush()`` is flushed, so nothing seen is
+lost; a sink that cannot flush is reported with a ``SinkWarning``.
 
-``JsonLinesSink`` (``jsonl_sink.py``) keeps serialisation off the scheduler's hot path: the hot
-path only appends the event to a deque, and whole batches are formatted and written in this
-process (by default) or, with ``writer="process"``, pickled to a writer process.
+``JsonLinesSink`` (``jsonl_sink.py``) formats batches on the loop and writes them from a
+thread of its own, so a slow reader or a full disk never holds the run.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
+from .delivery import SinkWarning
 from .events import Event
 from .jsonl_format import format_record
 from .jsonl_sink import JsonLinesSink, SinkError
 
 __all__ = [
-    "MemorySink", "CallbackSink", "JsonLinesSink", "SinkError", "format_event", "combine_handlers",
-    "flush_handlers",
+    "MemorySink", "CallbackSink", "JsonLinesSink", "SinkError", "SinkWarning", "format_event",
 ]
 
 
 class MemorySink:
     """Keeps every event in ``events`` (tests, notebooks, post-run analysis)."""
+
+    nonblocking = True  # a list append: a run calls it on its loop
 
     def __init__(self) -> None:
         self.events: list[Event] = []
@@ -44,7 +48,8 @@ class MemorySink:
 
 
 class CallbackSink:
-    """Calls ``fn(event)`` for the events whose type is in ``types`` (all when None)."""
+    """Calls ``fn(event)`` for the events whose type is in ``types`` (all when None); ``fn``
+    is user code, so a run calls it on its delivery thread."""
 
     def __init__(self, fn: Callable[[Event], Any], types: Iterable[str] | None = None) -> None:
         self.fn = fn
@@ -58,55 +63,3 @@ class CallbackSink:
 def format_event(e: Event) -> str:
     """One compact JSON line for ``e`` (no newline); ``json.loads`` of it equals ``e.to_dict()``."""
     return format_record(e)
-
-
-def combine_handlers(
-    handlers: Callable[[Event], Any] | Sequence[Callable[[Event], Any]] | None,
-) -> Callable[[Event], None] | None:
-    """One callable that feeds every handler (None when there are none)."""
-    if handlers is None:
-        return None
-    if callable(handlers):
-        return handlers
-    items = list(handlers)
-    for h in items:
-        if not callable(h):
-            raise TypeError(f"on_event must be callable or a list of callables, got {h!r}")
-    if not items:
-        return None
-    if len(items) == 1:
-        return items[0]
-
-    def fan_out(event: Event) -> None:
-        # One broken handler must not cost the others their events: drop only it, say so once.
-        for h in list(items):
-            try:
-                h(event)
-            except Exception as exc:
-                import warnings
-
-                items.remove(h)
-                warnings.warn(f"on_event handler {h!r} raised {type(exc).__name__}: {exc} (on a "
-                              f"{event.type!r} event); it will not be called again in run "
-                              f"{event.run_id}", RuntimeWarning, stacklevel=2)
-
-    return fan_out
-
-
-def flush_handlers(
-    handlers: Callable[[Event], Any] | Sequence[Callable[[Event], Any]] | None,
-) -> None:
-    """Call ``flush()`` on every handler that has one; errors are reported, not raised."""
-    if handlers is None:
-        return
-    items = [handlers] if callable(handlers) else list(handlers)
-    for h in items:
-        flush = getattr(h, "flush", None)
-        if callable(flush):
-            try:
-                flush()
-            except Exception as exc:  # a sink that cannot flush must not hide the run's result
-                import warnings
-
-                warnings.warn(f"event sink {h!r} failed to flush: {exc}", RuntimeWarning,
-                              stacklevel=2)

@@ -73,7 +73,7 @@ def test_a_reader_sees_events_without_a_flush(tmp_path, writer):
 def test_appends_to_an_existing_log(tmp_path, writer):
     path = tmp_path / "log.jsonl"
     path.write_text(format_event(synthetic(1, "old")[0]) + "\n")
-    with JsonLinesSink(path, writer=writer) as sink:
+    with JsonLinesSink(path, mode="a", writer=writer) as sink:
         for e in synthetic(2, "new"):
             sink(e)
     assert [e.run_id for e in read_events(path)] == ["old", "new", "new"]
@@ -150,7 +150,7 @@ def test_bad_settings_are_named():
 def test_an_inline_sink_closes_the_file_it_opened(tmp_path):
     sink = JsonLinesSink(tmp_path / "x.jsonl")
     assert sink.backend == "inline"
-    stream = sink._stream
+    stream = sink._drain.target.file
     sink.close()
     assert stream is not None and stream.closed
 
