@@ -9,7 +9,13 @@
     ]
     result = execute_graph(tasks, OrchestrationPolicy(max_concurrency=2, task_timeout=10))
     assert result.ok, result.failed
+
+On a Dask cluster: ``execute_graph(tasks, policy, executor=DaskExecutor("tcp://host:8786"))``
+(``pip install 'orchestrator-engine[dask]'``; ``DaskExecutor`` is imported on first use, so
+the core never imports Dask).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from .api import (
     execute_graph,
@@ -56,6 +62,9 @@ from .telemetry.reader import RunSummary, metrics_from_events, read_events, summ
 from .telemetry.sinks import CallbackSink, JsonLinesSink, MemorySink, SinkError, SinkWarning
 from .telemetry.trace import chrome_trace, write_chrome_trace
 
+if TYPE_CHECKING:
+    from .executors.dask import DaskExecutor as DaskExecutor
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -76,3 +85,21 @@ __all__ = [
     "EventLogError",
     "RunTerminated",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # DaskExecutor loads Dask distributed (~1 s); only a program that uses it pays for that.
+    if name == "DaskExecutor":
+        try:
+            from .executors.dask import DaskExecutor
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in ("distributed", "dask", "tornado"):
+                raise
+            raise ImportError(f"DaskExecutor needs Dask distributed, which is not installed "
+                              f"({exc}): pip install 'orchestrator-engine[dask]'") from exc
+        return DaskExecutor
+    raise AttributeError(f"module 'orchestrator' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), "DaskExecutor"])

@@ -2,8 +2,10 @@
 
 The test process becomes a child subreaper (Linux), so a grandchild orphaned by a killed worker
 is re-parented to us and seen here instead of vanishing under init. Allowed to stay: the idle
-workers of the library's warm pool and its reaper (kept for reuse by design) and
-loky/multiprocessing resource trackers (one per interpreter, started on first use).
+workers of the library's warm pool and its reaper (kept for reuse by design),
+loky/multiprocessing resource trackers (one per interpreter, started on first use), and the
+process trees a test module keeps for all its tests (``kept_trees``: a Dask cluster; the module
+checks at its end that they are gone).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import Callable, Iterable
 
 import psutil
 import pytest
@@ -29,6 +32,10 @@ def _become_subreaper() -> None:
 
 _become_subreaper()
 
+# Callables giving the root pids of process trees a test module keeps on purpose for all its
+# tests; each tree, every descendant included, is allowed until the module removes its entry.
+kept_trees: list[Callable[[], Iterable[int]]] = []
+
 
 def _allowed_pids() -> set[int]:
     from orchestrator.executors.local import warm as pool
@@ -38,6 +45,13 @@ def _allowed_pids() -> set[int]:
     if shared is not None and not shared.closed and not pool._shared.in_use:
         allowed.update(shared.pids)
         allowed.update(shared.helper_pids)
+    for roots in kept_trees:
+        for pid in roots():
+            allowed.add(pid)
+            try:
+                allowed.update(p.pid for p in psutil.Process(pid).children(recursive=True))
+            except psutil.Error:
+                pass
     return allowed
 
 

@@ -12,11 +12,16 @@ An ``--events`` log that could not be written in full (a full disk, a closed pip
 stop the run: the summary is printed as usual, then the log is named incomplete, with how
 many events are missing, as the ``Error:`` line and exit code 4, or as a ``Warning:`` line
 above another code's ``Error:`` line.
+
+``--cluster`` (or the file's ``policy.cluster``) runs on a Dask cluster (``DaskExecutor``),
+connected before the banner; without a ``max_concurrency`` of its own the run uses the
+cluster's thread count.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -27,6 +32,7 @@ from typing import IO, Any, Callable, Iterator, NamedTuple
 import click
 
 from ..api import execute_graph
+from ..executors.base import Executor
 from ..interrupts import partial_result
 from ..model.results import OrchestrationResult
 from ..telemetry.costs import CostModel, CpuTimeCost, ReportedCost
@@ -55,6 +61,9 @@ __all__ = ["run"]
               help='Run an inline JSON list of tasks instead of a file, e.g. '
                    '\'[{"id": "a", "fn": "workers.agents:sleep", "args": [1]}]\'.')
 @policy_options
+@click.option("--cluster", metavar="ADDRESS|local:N",
+              help="Run on a Dask cluster: its scheduler's address (tcp://HOST:PORT), or "
+                   "local:N for N Dask workers on this machine. [default: local processes]")
 @click.option("--events", metavar="PATH|-",
               help="Append the JSON Lines event stream to PATH ('-': stdout).")
 @click.option("-o", "--output", metavar="PATH", help="Write every result as JSON to PATH.")
@@ -69,9 +78,9 @@ __all__ = ["run"]
                    "reported with current_task().report(cost=...).")
 @debug_option
 @click.pass_context
-def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, events: str | None,
-        output: str | None, report_path: str | None, as_json: bool, quiet: bool,
-        cpu_hour_price: float | None, **params: Any) -> None:
+def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, cluster: str | None,
+        events: str | None, output: str | None, report_path: str | None, as_json: bool,
+        quiet: bool, cpu_hour_price: float | None, **params: Any) -> None:
     """Run WORKFLOW (a .json, .yaml or .toml file), or the tasks given with --tasks.
 
     Options override the file's policy section. Nothing runs when the input is bad (exit 2).
@@ -81,11 +90,7 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
     if as_json and events == "-":
         raise click.UsageError("--json and --events - both write to stdout; "
                                "send the events to a file")
-    overrides = pop_overrides(params)
-    if workflow is not None:
-        wf = load_workflow(workflow, overrides)
-    else:
-        wf = load_tasks_json(tasks_json or "", overrides)
+    wf, overrides = _load(workflow, tasks_json, cluster, params)
     problems = check_imports(wf)
     if problems:
         raise WorkflowError(problems)
@@ -93,6 +98,8 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
 
     human, color, display = _terminal(as_json=as_json, quiet=quiet, events=events)
     with contextlib.ExitStack() as stack:
+        executor = stack.enter_context(_cluster_executor(wf.cluster))
+        wf = _sized_for(wf, executor, overrides)
         log = stack.enter_context(_opened("--events", events, _open_log)) \
             if events is not None else None
         sinks: list[Callable[[Any], None]] = [log] if log is not None else []
@@ -105,7 +112,8 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
             click.echo(_banner(wf), file=human)
         if display is not None:
             sinks.append(display.tracker)
-        result, signal_code = _execute(wf, merge, gates, sinks, display, _cost(cpu_hour_price))
+        result, signal_code = _execute(wf, merge, gates, sinks, display, _cost(cpu_hour_price),
+                                       executor)
         logged = _close_log(log)
         code = logged.exit_code(exit_code(result, signal_code))
         document = result_document(result, source=wf.source, name=wf.name, code=code)
@@ -116,6 +124,17 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, eve
     _print(result, document, code, as_json=as_json, quiet=quiet, human=human, color=color,
            logged=logged)
     ctx.exit(code)
+
+
+def _load(workflow: str | None, tasks_json: str | None, cluster: str | None,
+          params: dict[str, Any]) -> tuple[Workflow, dict[tuple[str, ...], Any]]:
+    """The workflow with the options' overrides, and those overrides. Mutates ``params``."""
+    overrides: dict[tuple[str, ...], Any] = dict(pop_overrides(params))
+    if cluster is not None:
+        overrides[("cluster",)] = (cluster, "--cluster")
+    if workflow is not None:
+        return load_workflow(workflow, overrides), overrides
+    return load_tasks_json(tasks_json or "", overrides), overrides
 
 
 def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, as_json: bool,
@@ -163,8 +182,40 @@ def _is_terminal(stream: IO[str]) -> bool:
 
 def _banner(wf: Workflow) -> str:
     name = f"{wf.name} ({wf.source})" if wf.name else wf.source
+    where = f" on the Dask cluster {wf.cluster}" if wf.cluster else ""
     return (f"running {name}: {plural(len(wf.graph), 'task')}, "
-            f"max concurrency {wf.policy.max_concurrency}")
+            f"max concurrency {wf.policy.max_concurrency}{where}")
+
+
+def _sized_for(wf: Workflow, executor: Any, overrides: dict[tuple[str, ...], Any]) -> Workflow:
+    """``wf`` to run on ``executor``: on a cluster, without a ``max_concurrency`` of its own,
+    as many at once as the cluster has threads (connecting to learn it)."""
+    section = wf.document.data.get("policy") if isinstance(wf.document.data, dict) else None
+    if executor is None or ("max_concurrency",) in overrides \
+            or "max_concurrency" in (section or {}):
+        return wf
+    size = executor.connect().capacity
+    return dataclasses.replace(wf, policy=wf.policy.replace(max_concurrency=size))
+
+
+@contextlib.contextmanager
+def _cluster_executor(cluster: str | None) -> Iterator[Any]:
+    """A ``DaskExecutor`` for ``cluster`` (closed at the end), or None: the local pool."""
+    if cluster is None:
+        yield None
+        return
+    try:
+        from ..executors.dask import DaskExecutor
+    except ImportError as exc:
+        raise WorkflowError([Problem("--cluster", f"running on a Dask cluster needs Dask "
+                                                  f"distributed ({exc}): pip install "
+                                                  f"'orchestrator-engine[dask]'")]) from None
+    if cluster.startswith("local:"):
+        executor = DaskExecutor.local(n_workers=int(cluster.split(":", 1)[1]))
+    else:
+        executor = DaskExecutor(cluster)
+    with executor:
+        yield executor
 
 
 # The CLI's log is one file for many runs: appended to (on a fresh line), as --help says.
@@ -223,14 +274,14 @@ def _opened(option: str, path: str, opener: Callable[[str], Any]) -> Iterator[An
 
 def _execute(wf: Workflow, merge: Callable[..., Any] | None, gates: list[Callable[..., Any]],
              sinks: list[Callable[[Any], None]], display: LiveDisplay | None, cost: CostModel,
-             ) -> tuple[OrchestrationResult, int | None]:
+             executor: Executor | None) -> tuple[OrchestrationResult, int | None]:
     """Run ``wf``; on Ctrl-C/SIGTERM return the partial result and the exit code to use."""
     try:
         with display or contextlib.nullcontext(), warnings.catch_warnings():
             # The event log's trouble is told once, after the summary (_close_log).
             warnings.simplefilter("ignore", SinkWarning)
             result = execute_graph(wf.graph, wf.policy, on_event=sinks or None, merge=merge,
-                                   gates=gates, cost=cost)
+                                   gates=gates, cost=cost, executor=executor)
         return result, None
     except KeyboardInterrupt as exc:
         partial = partial_result(exc)

@@ -3,15 +3,18 @@
 An ``Executor`` starts attempts, kills them, and reports what happened as a list of events from
 ``wait(timeout)``. The scheduler owns every decision (what to run, when to give up, when to
 escalate a kill); an executor only carries them out and reports facts. Three implementations:
-``local.LocalPool`` (worker processes, the default), ``inline.InlineExecutor`` (in this process,
-for debugging; it cannot stop a running task) and ``scripted.ScriptedExecutor`` (a test decides
-every outcome).
+``local.LocalPool`` (worker processes, the default), ``dask.DaskExecutor`` (the same on a Dask
+distributed cluster), ``inline.InlineExecutor`` (in this process, for debugging; it cannot stop a
+running task) and ``scripted.ScriptedExecutor`` (a test decides every outcome).
 """
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, Union
+
+from workers.protocol import RAW
 
 from ..clock import Clock
 from ..model.results import TaskError
@@ -20,6 +23,7 @@ from ..model.spec import TaskFn
 __all__ = [
     "Attempt", "AttemptStarted", "AttemptFinished", "AttemptLost", "AttemptRequeued",
     "WorkerStarted", "WorkerExited", "ExecutorEvent", "Executor", "error_from_tuple",
+    "finished_value",
 ]
 
 
@@ -39,14 +43,19 @@ class Attempt:
 
 @dataclass(slots=True)
 class AttemptStarted:
+    """The attempt started in process ``pid``; ``worker``: the address of the cluster worker
+    that runs it (``None`` on this machine)."""
+
     ticket: int
     pid: int | None
     at: float
+    worker: str | None = None
 
 
 @dataclass(slots=True)
 class AttemptFinished:
-    """The attempt returned (``ok``) or raised; ``duration`` as measured where it ran."""
+    """The attempt returned (``ok``) or raised; ``duration`` as measured where it ran;
+    ``worker`` as for ``AttemptStarted``."""
 
     ticket: int
     pid: int | None
@@ -58,11 +67,14 @@ class AttemptFinished:
     cpu_time: float | None = None
     peak_rss: int | None = None
     reports: Mapping[str, Any] = field(default_factory=dict)
+    worker: str | None = None
 
 
 @dataclass(slots=True)
 class AttemptLost:
-    """The process running the attempt died: killed on request (``killed``) or by itself."""
+    """The process running the attempt died: killed on request (``killed``) or by itself.
+    ``cause``: what happened, when neither a signal nor an exit code says it (e.g. the cluster
+    worker that ran it left)."""
 
     ticket: int
     pid: int | None
@@ -70,6 +82,7 @@ class AttemptLost:
     exit_code: int | None
     signal: str | None
     killed: bool
+    cause: str | None = None
 
 
 @dataclass(slots=True)
@@ -170,3 +183,21 @@ def error_from_tuple(err: tuple[Any, ...]) -> TaskError:
     kind, type_name, message, tb, chain, exc_bytes = err
     return TaskError(kind=kind, type=type_name, message=message, traceback=tb,
                      type_chain=tuple(chain), exception_bytes=exc_bytes)
+
+
+def finished_value(task_id: str, ok: bool, form: int, payload: Any,
+                   err: tuple[Any, ...] | None) -> tuple[bool, Any, TaskError | None]:
+    """``(ok, value, error)`` of a DONE as a worker sends it: the value unpickled (a large
+    ``bytes`` result, form RAW, as it came: no second copy). A value that cannot be unpickled
+    here is the task's pickling error."""
+    if not ok:
+        assert err is not None
+        return False, None, error_from_tuple(err)
+    if form == RAW:
+        return True, payload, None
+    try:
+        return True, pickle.loads(payload), None
+    except Exception as exc:
+        return False, None, TaskError(
+            kind="pickling", type=type(exc).__qualname__,
+            message=f"task {task_id!r}: its result could not be unpickled in the parent: {exc}")

@@ -7,7 +7,7 @@
     + DuplicateTaskError            two tasks share an id
     + MissingDependencyError        a task depends on an id that is not defined
     + CycleError                    the dependencies form a cycle; ``.cycle`` holds its path
-  x PoolError                       the worker pool cannot be started or keeps dying
+  x PoolError                       the worker pool (or the Dask cluster) cannot serve the run
   x TaskFailedError                 exit code 1: raised only when the caller asks for it
   x GateRejected                    exit code 3: a quality gate rejected the run
   x EventLogError                   an event log cannot be read: names the file, line and problem
@@ -81,7 +81,8 @@ class CycleError(GraphError):
 
 
 class PoolError(OrchestratorError):
-    """The local worker pool could not start workers (or they die before they are ready)."""
+    """The local worker pool could not start workers (or they die before they are ready), or
+    the Dask cluster cannot be reached, cannot host runners, or has lost every worker."""
 
 
 class TaskFailedError(OrchestratorError):

@@ -108,7 +108,8 @@ class TaskResult:
     shorter than 1 ms reports no peak, since reading it costs more than such a task);
     ``reports`` holds what its attempts reported through ``workers.current_task().report()``:
     numbers summed over the attempts that finished (a failed try's cost was still spent), other
-    values as the latest attempt gave them.
+    values as the latest attempt gave them. ``worker_pid`` is the process that ran the last
+    attempt; ``worker`` the address of the cluster worker it ran on (``None`` on this machine).
     """
 
     id: str
@@ -126,6 +127,7 @@ class TaskResult:
     peak_rss: int | None = None
     reports: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, Any] = field(default_factory=dict)
+    worker: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -142,6 +144,7 @@ class TaskResult:
             "finished_at": self.finished_at,
             "duration": self.duration,
             "worker_pid": self.worker_pid,
+            "worker": self.worker,
             "retry_delays": list(self.retry_delays),
             "busy_time": self.busy_time,
             "cpu_time": self.cpu_time,

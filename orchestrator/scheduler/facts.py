@@ -31,7 +31,7 @@ def task_result(rec: TaskRecord) -> TaskResult:
     return TaskResult(
         id=rec.id, status=rec.state.status(), value=rec.value, error=rec.error,
         attempts=rec.attempt, started_at=rec.started_at, finished_at=rec.finished_at,
-        duration=rec.duration, worker_pid=rec.worker_pid,
+        duration=rec.duration, worker_pid=rec.worker_pid, worker=rec.worker,
         retry_delays=tuple(rec.retry_delays), busy_time=rec.busy_time,
         cpu_time=rec.cpu_time, peak_rss=rec.peak_rss, reports=rec.reports,
         tags=rec.spec.tags,
@@ -41,6 +41,8 @@ def task_result(rec: TaskRecord) -> TaskResult:
 def task_facts(rec: TaskRecord, deps: Sequence[str]) -> dict[str, Any]:
     """What a terminal event carries so a log alone rebuilds the task's metrics."""
     facts: dict[str, Any] = {"busy_time": rec.busy_time}
+    if rec.worker is not None:
+        facts["worker"] = rec.worker
     if rec.cpu_time is not None:
         facts["cpu_time"] = rec.cpu_time
     if rec.peak_rss is not None:

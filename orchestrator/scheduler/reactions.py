@@ -59,12 +59,14 @@ class Reactions(Endings):
             return
         rec, attempt = entry
         rec.worker_pid = ev.pid
+        rec.worker = ev.worker
         if attempt.timeout is not None:
             self._timers.set((Timer.DEADLINE, ev.ticket), ev.at + attempt.timeout)
         if self._memory_limit(rec) is not None and not self._timers.armed((Timer.MEMORY, None)):
             self._timers.set((Timer.MEMORY, None), ev.at + self.policy.memory_check_interval)
         if self.events.handler is not None:
-            self.events.task_event(EventType.TASK_STARTED, rec, pid=ev.pid)
+            self.events.task_event(EventType.TASK_STARTED, rec, pid=ev.pid,
+                                   data=None if ev.worker is None else {"worker": ev.worker})
         if self._stopping is not None:
             self._kill(rec, ev.ticket, self._stopping.kill)
 
@@ -99,7 +101,8 @@ class Reactions(Endings):
             self._cancel(rec)
             return
         error = lost_attempt_error(rec, reason, pid=ev.pid, signal=ev.signal,
-                                   exit_code=ev.exit_code, timeout=attempt.timeout,
+                                   exit_code=ev.exit_code, cause=ev.cause,
+                                   timeout=attempt.timeout,
                                    global_timeout=self.policy.global_timeout,
                                    memory_limit=self._memory_limit(rec))
         self._retry_or_end(rec, error, ends)

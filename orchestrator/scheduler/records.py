@@ -20,7 +20,8 @@ class TaskRecord:
 
     __slots__ = (
         "spec", "seq", "rank", "dependents", "state", "waiting", "attempt", "value", "error",
-        "started_at", "finished_at", "duration", "busy_time", "worker_pid", "retry_delays",
+        "started_at", "finished_at", "duration", "busy_time", "worker_pid", "worker",
+        "retry_delays",
         "kill_reason", "cpu_time", "peak_rss", "rss_seen", "reports", "last_failure",
     )
 
@@ -39,6 +40,7 @@ class TaskRecord:
         self.duration: float | None = None  # of the last attempt
         self.busy_time = 0.0  # every attempt's run time
         self.worker_pid: int | None = None
+        self.worker: str | None = None  # the cluster worker's address (None on this machine)
         self.retry_delays: list[float] = []
         self.kill_reason: KillReason | None = None  # why the running attempt is being killed
         self.cpu_time: float | None = None

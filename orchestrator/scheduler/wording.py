@@ -19,12 +19,15 @@ __all__ = [
 
 def lost_attempt_error(rec: TaskRecord, reason: KillReason | None, *, pid: int | None,
                        signal: str | None, exit_code: int | None, timeout: float | None,
-                       global_timeout: float | None, memory_limit: float | None) -> TaskError:
+                       global_timeout: float | None, memory_limit: float | None,
+                       cause: str | None = None) -> TaskError:
     """Why the process running ``rec``'s attempt died: killed for ``reason`` (``TIMEOUT``,
-    ``RUN_TIMEOUT``, ``MEMORY_LIMIT``), or by itself (``reason`` None: a crash)."""
-    how = signal or (f"exit code {exit_code}" if exit_code is not None else "unknown")
+    ``RUN_TIMEOUT``, ``MEMORY_LIMIT``), or by itself (``reason`` None: a crash). ``cause`` says
+    how when a signal or exit code cannot (a cluster worker left); ``rec.worker`` names the
+    cluster worker, if any."""
+    how = cause or signal or (f"exit code {exit_code}" if exit_code is not None else "unknown")
     where = f"task {rec.id!r} attempt {rec.attempt}"
-    worker = f"worker pid {pid}"
+    worker = f"worker pid {pid}" + (f" on {rec.worker}" if rec.worker else "")
     if reason is KillReason.TIMEOUT:
         return TaskError(kind="timeout", type="TimeoutError",
                          message=f"{where} timed out after {timeout}s; killed {worker} ({how})")

@@ -10,6 +10,7 @@ to blame; the library's own message says why.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -21,11 +22,16 @@ from .documents import Document
 from .problems import Path, Problem, WorkflowError
 from .schema import check_schema
 
-__all__ = ["Workflow", "Override", "build_workflow"]
+__all__ = ["Workflow", "Override", "build_workflow", "cluster_problem"]
 
 # A value given on the command line for a policy field, with the option that gave it:
 # {("task_timeout",): (30.0, "--task-timeout"), ("retry", "max_attempts"): (3, "--retries")}.
 Override = tuple[Any, str]
+
+# The policy section's field that is not the policy's: where the run goes (``Workflow.cluster``).
+CLUSTER_FIELD = "cluster"
+# Dask's address schemes, or local:N.
+_CLUSTER = re.compile(r"(tcp|tls|ucx|ws|wss|inproc)://\S+|local:[1-9][0-9]*")
 
 _SPEC_FIELDS = ("id", "fn", "args", "kwargs", "deps", "timeout", "priority", "estimate", "tags",
                 "max_memory_mb")
@@ -42,6 +48,7 @@ class Workflow:
     merge: str | None
     gates: tuple[str, ...]
     task_places: Mapping[str, Path]  # task id -> ("tasks", index)
+    cluster: str | None = None  # a Dask scheduler's address, or "local:N"; None: this machine
 
     @property
     def source(self) -> str:
@@ -55,12 +62,36 @@ def build_workflow(doc: Document, overrides: Mapping[tuple[str, ...], Override] 
     if problems:
         raise WorkflowError(problems)
     data: dict[str, Any] = doc.data
-    policy = _build_policy(doc, data.get("policy") or {}, overrides or {})
+    section = data.get("policy") or {}
+    cluster = _build_cluster(doc, section, overrides or {})
+    policy = _build_policy(doc, section, overrides or {})
     built = _build_tasks(doc, data["tasks"], policy.retry)
     graph = _build_graph(doc, built)
     places = {spec.id: ("tasks", i) for i, (spec, _) in enumerate(built)}
     return Workflow(doc, data.get("name"), policy, graph, data.get("merge"),
-                    tuple(data.get("gates") or ()), places)
+                    tuple(data.get("gates") or ()), places, cluster)
+
+
+def cluster_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as a cluster (None: nothing)."""
+    if _CLUSTER.fullmatch(value):
+        return None
+    return (f"must be a Dask scheduler address such as 'tcp://10.0.0.5:8786', or 'local:N' "
+            f"for N Dask workers on this machine; got {value!r}")
+
+
+def _build_cluster(doc: Document, section: Mapping[str, Any],
+                   overrides: Mapping[tuple[str, ...], Override]) -> str | None:
+    given = overrides.get((CLUSTER_FIELD,))
+    value = given[0] if given is not None else section.get(CLUSTER_FIELD)
+    if value is None:
+        return None
+    message = cluster_problem(value)
+    if message is None:
+        return str(value)
+    if given is not None:
+        raise WorkflowError([Problem(given[1], message)])
+    raise WorkflowError([doc.problem(("policy", CLUSTER_FIELD), message)])
 
 
 # -- policy --------------------------------------------------------------------------------
@@ -79,10 +110,12 @@ def _blame(factory: Callable[..., Any], values: Mapping[str, Any],
 
 def _build_policy(doc: Document, section: Mapping[str, Any],
                   overrides: Mapping[tuple[str, ...], Override]) -> OrchestrationPolicy:
-    fields = {k: v for k, v in section.items() if k != "retry"}
+    fields = {k: v for k, v in section.items() if k not in ("retry", CLUSTER_FIELD)}
     retry_fields = dict(section.get("retry") or {})
     given_by: dict[tuple[str, ...], str] = {}
     for path, (value, option) in overrides.items():
+        if path == (CLUSTER_FIELD,):
+            continue
         target = retry_fields if path[0] == "retry" else fields
         target[path[-1]] = value
         given_by[path] = option

@@ -24,8 +24,8 @@ interpreter start.
 
 The rooms: ``pool`` (the Executor protocol over slots), ``slots`` (one worker slot and its
 states), ``supervisor`` (spawn, retire, replace, spares, the reaper), ``wire`` (the parent's side
-of ``workers.protocol``), ``kill`` (one worker's tree), ``warm`` (the shared pool, interpreter
-exit).
+of ``workers.protocol``), ``warm`` (the shared pool, interpreter exit). A worker's tree is
+killed and measured by ``workers.tree``, which the Dask executor's runner hosts share.
 """
 
 from .pool import LocalPool

@@ -8,18 +8,16 @@ started, retired or replaced, is the ``Supervisor``'s.
 from __future__ import annotations
 
 import os
-import pickle
 import selectors
 import signal
 import weakref
-from typing import Any
 
 from workers import protocol
-from workers.protocol import DONE, RAW, Message
+from workers.protocol import DONE, Message
+from workers.tree import exit_status, kill_tree, tree_rss
 
 from ...clock import Clock, MonotonicClock
 from ...model.errors import PoolError
-from ...model.results import TaskError
 from ..base import (
     Attempt,
     AttemptFinished,
@@ -29,10 +27,9 @@ from ..base import (
     ExecutorEvent,
     WorkerExited,
     WorkerStarted,
-    error_from_tuple,
+    finished_value,
 )
 from ..pickling import dumps_arguments
-from .kill import kill_tree, signal_name, tree_rss
 from .slots import KILLING, READY, RETIRING, Slot
 from .supervisor import Supervisor
 from .wire import FunctionTable
@@ -282,21 +279,7 @@ class LocalPool:
         assert attempt.ticket == ticket, (
             f"worker {slot.pid} answered {ticket}, expected {attempt.ticket}")
         now = self._clock.now()
-        value: Any = None
-        error: TaskError | None = None
-        if not ok:
-            error = error_from_tuple(err)
-        elif form == RAW:
-            value = payload  # a large bytes result, received as is: no second copy
-        else:
-            try:
-                value = pickle.loads(payload)
-            except Exception as exc:
-                ok = False
-                error = TaskError(
-                    kind="pickling", type=type(exc).__qualname__,
-                    message=f"task {attempt.task_id!r}: its result could not be unpickled in the "
-                            f"parent: {exc}")
+        ok, value, error = finished_value(attempt.task_id, ok, form, payload, err)
         slot.done += 1
         self._events.append(AttemptFinished(ticket, slot.pid, now, ok, value, error, run_s, cpu_s,
                                             peak, reports))
@@ -314,8 +297,7 @@ class LocalPool:
         while slot.wire.pending() and self._receive(slot):
             pass
         code = self._sup.collect(slot)
-        sig = signal_name(-code) if code is not None and code < 0 else None
-        exit_code = code if sig is None else None
+        exit_code, sig = exit_status(code)
         now = self._clock.now()
         killed = slot.state is KILLING
         if slot.state is RETIRING and not slot.queue:

@@ -20,11 +20,10 @@ from typing import Any, Callable, Deque, Iterator
 import psutil
 
 from workers import reaper, runner
-from workers.tree import kill_group
+from workers.tree import kill_group, kill_tree
 
 from ...clock import Clock, MonotonicClock
 from ...model.errors import PoolError
-from .kill import kill_tree
 from .slots import GONE, KILLING, READY, RETIRING, STARTING, Slot
 from .wire import ReaperWire, Wire
 
