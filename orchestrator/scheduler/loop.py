@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..clock import Clock
@@ -210,8 +211,16 @@ class Scheduler(Reactions):
             graph = self._graph
             deps = {tid: graph.deps(tid) for tid in self._records}
         results = list(results)
-        return compute_metrics(results, wall_time=wall, workers=self.policy.max_concurrency,
-                               deps=deps, cost_estimate=self._cost_of(results))
+        metrics = compute_metrics(results, wall_time=wall, workers=self.policy.max_concurrency,
+                                  deps=deps, cost_estimate=self._cost_of(results))
+        if self._admission.used:
+            end = self._finished_at or self.clock.now()
+            metrics = replace(metrics, resources=self._admission.figures(self._started_at, end))
+        return metrics
+
+    def resources_in_use(self) -> dict[str, float]:
+        """Resource name -> amount held by attempts now (all 0 once the run is over)."""
+        return self._admission.in_use()
 
     def _cost_of(self, results: list[TaskResult]) -> float | None:
         if self.cost is None or not self.retain:
@@ -248,7 +257,12 @@ class Scheduler(Reactions):
                 return
             # Pop before _attempt_for: when it fails the task, dependents may be pushed
             # (on_failure="continue") or the queue cleared (cascade), so the head may change.
-            rec = ready.pop()
+            rec = self._admission.choose(ready, plain_only=queue)
+            if rec is None:  # nothing fits: a release or the token timer wakes us
+                wake = self._admission.wake_at
+                if wake is not None:
+                    self._timers.set((Timer.TOKEN, None), wake)
+                return
             attempt = self._attempt_for(rec)
             if attempt is None:
                 if self._stopping is not None:
