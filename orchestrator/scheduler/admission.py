@@ -131,9 +131,9 @@ class Admission:
     def choose(self, ready: ReadyQueue, plain_only: bool) -> TaskRecord | None:
         """Pop the best ready task that may start now, or None (``plain_only``: only a task
         that names no resource, e.g. one queued behind a busy worker). Mutates."""
-        heads = ready.heads()
-        if len(heads) == 1 and not heads[0].request:
+        if ready.plain_only:
             return ready.pop(())  # the common case: nobody asks for resources
+        heads = ready.heads()
         now = self.clock.now()
         self.wake_at = None
         reserved = None if plain_only else self._reservation(heads, now)

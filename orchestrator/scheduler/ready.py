@@ -58,6 +58,11 @@ class ReadyQueue:
         head: TaskRecord = heap[0][-1]
         return head
 
+    @property
+    def plain_only(self) -> bool:
+        """Whether every queued task names no resource (the common case, made cheap)."""
+        return len(self._heaps) == 1 and () in self._heaps
+
     def heads(self) -> list[TaskRecord]:
         """The best task of each request, best first."""
         tops = [heap[0] for heap in self._heaps.values() if heap]
