@@ -50,7 +50,14 @@ from .app import EXIT_LOG_INCOMPLETE, EXIT_OK, cli, debug_option, exit_code, int
 from .policy_options import policy_options, pop_overrides
 from .progress import LiveDisplay
 from .report import RunReport
-from .summary import metrics_line, outcome_message, plural, result_document, summary_lines
+from .summary import (
+    metrics_line,
+    outcome_message,
+    plural,
+    resource_lines,
+    result_document,
+    summary_lines,
+)
 
 __all__ = ["run"]
 
@@ -148,6 +155,8 @@ def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, 
             click.echo(line, file=human, color=color)
     if not as_json:
         click.echo(metrics_line(result), file=human)
+        for line in resource_lines(result):
+            click.echo(line, file=human)
     if logged.note is not None:
         click.echo(f"Warning: {logged.note}", err=True)
     message = outcome_message(result, code)

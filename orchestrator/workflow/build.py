@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 from ..model.errors import CycleError, DuplicateTaskError, MissingDependencyError, OrchestratorError
 from ..model.graph import TaskGraph
 from ..model.policy import OrchestrationPolicy, RetryPolicy
+from ..model.resources import RateLimit, check_fits
 from ..model.spec import Ref, TaskSpec
 from .documents import Document
 from .problems import Path, Problem, WorkflowError
@@ -34,7 +35,7 @@ CLUSTER_FIELD = "cluster"
 _CLUSTER = re.compile(r"(tcp|tls|ucx|ws|wss|inproc)://\S+|local:[1-9][0-9]*")
 
 _SPEC_FIELDS = ("id", "fn", "args", "kwargs", "deps", "timeout", "priority", "estimate", "tags",
-                "max_memory_mb")
+                "max_memory_mb", "resources")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def build_workflow(doc: Document, overrides: Mapping[tuple[str, ...], Override] 
     policy = _build_policy(doc, section, overrides or {})
     built = _build_tasks(doc, data["tasks"], policy.retry)
     graph = _build_graph(doc, built)
+    _check_resources(doc, [spec for spec, _ in built], policy)
     places = {spec.id: ("tasks", i) for i, (spec, _) in enumerate(built)}
     return Workflow(doc, data.get("name"), policy, graph, data.get("merge"),
                     tuple(data.get("gates") or ()), places, cluster)
@@ -117,6 +119,8 @@ def _build_policy(doc: Document, section: Mapping[str, Any],
         if path == (CLUSTER_FIELD,):
             continue
         target = retry_fields if path[0] == "retry" else fields
+        if isinstance(value, dict) and isinstance(target.get(path[-1]), dict):
+            value = {**target[path[-1]], **value}  # --resource api=5 changes api alone
         target[path[-1]] = value
         given_by[path] = option
 
@@ -130,11 +134,43 @@ def _build_policy(doc: Document, section: Mapping[str, Any],
     except OrchestratorError as exc:
         key = _blame(RetryPolicy, retry_fields)
         raise WorkflowError([problem(("retry", key) if key else ("retry",), str(exc))]) from None
+    if isinstance(fields.get("rate_limits"), dict):
+        from_option = overrides.get(("rate_limits",), ({}, ""))[0]
+
+        def rate_problem(name: str, message: str) -> Problem:
+            return problem(("rate_limits",) if name in from_option else ("rate_limits", name),
+                           message)
+        fields["rate_limits"] = _rate_limits(fields["rate_limits"], rate_problem)
     try:
         return OrchestrationPolicy(retry=retry, **fields)
     except OrchestratorError as exc:
         key = _blame(OrchestrationPolicy, fields)
         raise WorkflowError([problem((key,) if key else (), str(exc))]) from None
+
+
+def _rate_limits(raw: Mapping[str, Any],
+                 problem: Callable[[str, str], Problem]) -> dict[str, RateLimit]:
+    """``{"api": 5}`` or ``{"api": {"rate": 5, "per": 1, "burst": 2}}`` -> ``RateLimit``s."""
+    out: dict[str, RateLimit] = {}
+    for name, value in raw.items():
+        try:
+            out[name] = (value if isinstance(value, RateLimit) else RateLimit(**value)
+                         if isinstance(value, dict) else RateLimit(value))
+        except (OrchestratorError, TypeError) as exc:
+            raise WorkflowError([problem(name, str(exc))]) from None
+    return out
+
+
+def _check_resources(doc: Document, specs: list[TaskSpec], policy: OrchestrationPolicy) -> None:
+    """A task whose resources the policy cannot hold is bad input, at its place in the file."""
+    problems: list[Problem] = []
+    for index, spec in enumerate(specs):
+        try:
+            check_fits(spec, policy.resources, policy.rate_limits)
+        except OrchestratorError as exc:
+            problems.append(doc.problem(("tasks", index, "resources"), str(exc)))
+    if problems:
+        raise WorkflowError(problems)
 
 
 # -- tasks ---------------------------------------------------------------------------------
