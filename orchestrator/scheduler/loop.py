@@ -181,6 +181,10 @@ class Scheduler(Reactions):
         if self.cost is not None and self.events.handler is not None:
             extra["cost_estimate"] = self._cost_of(
                 [task_result(r) for r in self._records.values()])
+        if self._admission.used:
+            extra["resources"] = {name: usage.to_dict() for name, usage in
+                                  self._admission.figures(self._started_at,
+                                                          self._finished_at).items()}
         self.events.run_event(
             EventType.RUN_FINISHED, reason="interrupted" if self._interrupted else None,
             duration=self._finished_at - self._started_at,
