@@ -106,6 +106,8 @@ class Endings:
         """Move ``rec`` to a terminal state, emit its one terminal event, unblock or skip its
         dependents (``skip_below=False``: the caller skips them). Mutates."""
         rec.move(state)
+        if rec.request:
+            self._admission.waiting.pop(rec.id, None)  # e.g. its arguments did not pickle
         if rec.finished_at is None or state is S.CANCELLED or state is S.SKIPPED:
             rec.finished_at = self.clock.now() - self._started_at
         self._unfinished -= 1

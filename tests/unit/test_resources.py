@@ -187,3 +187,41 @@ def test_usage_figures_peak_mean_and_wait() -> None:
     assert api.wait == pytest.approx(1.0)
     assert api.mean == pytest.approx(2.0)  # two held all the time over 2 s
     assert "cpu" not in figures  # nothing used it
+
+
+def test_capacity_3_on_a_fake_clock_exact_start_times() -> None:
+    tasks = [t(f"c{i:02d}", resources={"api": 1}) for i in range(12)]
+    h = Harness(tasks, workers=6, resources={"api": 3})
+    while not h.done:
+        h.advance(1.0)
+        for tid in list(h.running):
+            h.finish(tid)
+    assert sorted(starts(h).values()) == [float(k) for k in range(4) for _ in range(3)]
+    assert h.result().metrics.resources["api"].mean == pytest.approx(3.0)
+
+
+def test_the_mixed_dag_reaches_its_optimum_in_a_zero_overhead_simulation() -> None:
+    # 4 parse agents (CPU) -> 2 calls each (sleep) -> a score (CPU) each -> merge, 0.25 s
+    # each, cores=2: the optimum is 5 steps at concurrency 4 and 4 steps at 8 (issue 14).
+    from benchmarks.simulate import simulate
+    from benchmarks.workloads import durations, mixed_dag
+
+    specs = mixed_dag(4, 0.25, cpu=True)
+    for workers, best in ((4, 1.25), (8, 1.0)):
+        policy = OrchestrationPolicy(max_concurrency=workers, resources={"cpu": 2})
+        assert simulate(specs, durations(specs), policy) == pytest.approx(best)
+
+
+def test_rank_counts_a_scarce_resource_longer() -> None:
+    from benchmarks.workloads import mixed_dag
+    from orchestrator import TaskGraph
+    from orchestrator.model.resources import weighted_ranks
+
+    graph = TaskGraph(mixed_dag(4, 0.25, cpu=True))
+    # cpu work 2.0 s on 2 cores = 1.0 s; all work 4.0 s on 8 workers = 0.5 s: pressure 2.
+    ranks = weighted_ranks(graph, {"cpu": 2}, 8)
+    assert ranks["score-0"] == pytest.approx(0.5)
+    assert ranks["call-0-0"] == pytest.approx(0.75)
+    assert ranks["parse-0"] == pytest.approx(1.25)
+    # On 4 workers the cores are not the scarcer: the plain critical path.
+    assert weighted_ranks(graph, {"cpu": 2}, 4) == pytest.approx(graph.ranks())
