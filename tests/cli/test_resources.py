@@ -79,3 +79,18 @@ tasks:
   - {id: a, fn: workers.agents:noop, resources: {api: 1, model: 1}}
 """)
     assert invoke("validate", ok).exit_code == 0
+
+
+def test_events_summarize_shows_the_resources_from_the_log(tmp_path: Path) -> None:
+    tasks = tasks_json([{"id": f"t{i}", "fn": "workers.agents:noop", "resources": {"api": 1}}
+                        for i in range(3)])
+    log = tmp_path / "events.jsonl"
+    assert invoke("run", "--tasks", tasks, "--resource", "api=1", "--events", str(log),
+                  "--quiet").exit_code == 0
+    result = invoke("events", "summarize", str(log))
+    assert result.exit_code == 0, result.stderr
+    [line] = [x for x in result.stdout.splitlines() if "resource api" in x]
+    assert line.startswith("  resource api: capacity 1, peak 1, mean ")
+    summary = json.loads(invoke("events", "summarize", str(log), "--json").stdout)
+    [run] = summary if isinstance(summary, list) else summary["runs"]
+    assert run["metrics"]["resources"]["api"]["peak"] == 1
