@@ -28,6 +28,8 @@ Figures
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 from typing import TYPE_CHECKING
 
@@ -37,6 +39,7 @@ from ..model.resources import RateLimit, Request, ResourceUsage
 from ..telemetry.events import EventType
 from .emitter import RunEvents
 from .records import TaskRecord
+from .state import TaskState
 
 if TYPE_CHECKING:
     from .ready import ReadyQueue
@@ -123,6 +126,10 @@ class Admission:
         self.usage = {name: _Usage(now) for name in self.capacity}
         self.held: dict[int, Request] = {}  # ticket -> what its attempt holds
         self.waiting: dict[str, tuple[float, str, str]] = {}  # task id -> (since, name, kind)
+        # (since, mark order, record) of every waiting mark, oldest first; stale entries are
+        # dropped when met (``_reservation``).
+        self._oldest: list[tuple[float, int, TaskRecord]] = []
+        self._marks = itertools.count()
         self.wake_at: float | None = None  # the next token due that a head waits for
         self.used = False  # whether any attempt held a resource
 
@@ -133,76 +140,96 @@ class Admission:
         that names no resource, e.g. one queued behind a busy worker). Mutates."""
         if ready.plain_only:
             return ready.pop(())  # the common case: nobody asks for resources
-        heads = ready.heads()
         now = self.clock.now()
         self.wake_at = None
-        reserved = None if plain_only else self._reservation(heads, now)
+        reserved = None if plain_only else self._reservation(ready, now)
         names: frozenset[str] = frozenset()
         if reserved is not None:
             if self._blocker(reserved, now) is None:
                 return ready.pop(reserved.request)
             names = frozenset(name for name, _ in reserved.request)
-        for rec in heads:
+        # name -> the smallest amount of it found not to fit in this pass (0: no token), so a
+        # head asking as much or more is skipped without looking again.
+        short: dict[str, float] = {}
+        for rec in ready.heads():
             request = rec.request
-            if rec is reserved or (plain_only and request):
-                continue
             if not request:
                 return ready.pop(request)
-            held_back = next((name for name, _ in request if name in names), None)
-            blocker = held_back or self._blocker(rec, now)
-            if blocker is None:
-                return ready.pop(request)
-            if rec.id not in self.waiting:
-                kind = "reserved" if held_back else self._kind(rec, blocker)
-                self._mark_waiting(ready, rec, blocker, kind, now)
+            if plain_only or rec is reserved:
+                continue
+            found = self._known_blocker(request, names, short)
+            if found is None:
+                found = self._blocker(rec, now)
+                if found is None:
+                    return ready.pop(request)
+                name, kind = found
+                amount = 0.0 if kind == "rate" else dict(request)[name]
+                short[name] = min(short.get(name, amount), amount)
+            if rec.spec.id not in self.waiting:
+                self._mark_waiting(ready, rec, found[0], found[1], now)
         return None
 
-    def _reservation(self, heads: list[TaskRecord], now: float) -> TaskRecord | None:
-        """The head that has waited longest, if it has waited ``STARVE_AFTER_S`` or more."""
-        best: TaskRecord | None = None
-        best_since = now - STARVE_AFTER_S
-        waiting = self.waiting
-        for rec in heads:  # best first: of equal waits, the first in the queue's order
-            mark = waiting.get(rec.id)
-            if mark is not None and (mark[0] < best_since or (
-                    best is None and mark[0] <= best_since)):
-                best, best_since = rec, mark[0]
-        return best
+    @staticmethod
+    def _known_blocker(request: Request, names: frozenset[str],
+                       short: dict[str, float]) -> tuple[str, str] | None:
+        """What this pass already knows stops ``request``: a reserved name, or an amount at
+        least as large as one that did not fit."""
+        for name, amount in request:
+            if name in names:
+                return name, "reserved"
+            least = short.get(name)
+            if least is not None and amount >= least - _EPS:
+                return name, "capacity" if least else "rate"
+        return None
 
-    def _blocker(self, rec: TaskRecord, now: float) -> str | None:
-        """The first name ``rec`` cannot have now (no room, or no token yet), or None."""
+    def _reservation(self, ready: ReadyQueue, now: float) -> TaskRecord | None:
+        """The head of the request of the task that has waited longest (of equal waits, the
+        first marked), once it has waited ``STARVE_AFTER_S`` or more; None before."""
+        oldest = self._oldest
+        while oldest:
+            since, _, rec = oldest[0]
+            mark = self.waiting.get(rec.spec.id)
+            if mark is None or mark[0] != since or rec.state is not TaskState.READY:
+                heapq.heappop(oldest)  # admitted or ended since: stale
+                continue
+            if since > now - STARVE_AFTER_S:
+                return None
+            head = ready.head(rec.request)
+            if head is None:
+                heapq.heappop(oldest)
+                continue
+            return head
+        return None
+
+    def _blocker(self, rec: TaskRecord, now: float) -> tuple[str, str] | None:
+        """The first name ``rec`` cannot have now and why (``"capacity"``: not enough free;
+        ``"rate"``: no token yet), or None."""
         usage = self.usage
         capacity = self.capacity
         for name, amount in rec.request:
             if usage[name].in_use + amount > capacity[name] + _EPS:
-                return name
+                return name, "capacity"
         for name, _ in rec.request:
             bucket = self.buckets.get(name)
             if bucket is not None:
                 due = bucket.due(now)
                 if due > now:
                     self.wake_at = due if self.wake_at is None else min(self.wake_at, due)
-                    return name
+                    return name, "rate"
         return None
-
-    def _kind(self, rec: TaskRecord, name: str) -> str:
-        """Why ``rec`` cannot have ``name``: ``"capacity"`` (not enough free) or ``"rate"``."""
-        amount = dict(rec.request)[name]
-        if self.usage[name].in_use + amount > self.capacity[name] + _EPS:
-            return "capacity"
-        return "rate"
 
     def _mark_waiting(self, ready: ReadyQueue, head: TaskRecord, name: str, kind: str,
                       now: float) -> None:
         """``head`` cannot start for ``name``: so cannot any task with its request; each is
         marked (and announced) once. Mutates."""
         for rec in ready.members(head.request):
-            if rec.id not in self.waiting:
+            if rec.spec.id not in self.waiting:
                 self._joined(rec, name, kind, now)
 
     def _joined(self, rec: TaskRecord, name: str, kind: str, now: float) -> None:
         """``rec`` waits for ``name`` from ``now``: one ``task.waiting``. Mutates."""
-        self.waiting[rec.id] = (now, name, kind)
+        self.waiting[rec.spec.id] = (now, name, kind)
+        heapq.heappush(self._oldest, (now, next(self._marks), rec))
         if self.events.handler is not None:
             capacity = self.capacity[name]
             self.events.task_event(EventType.TASK_WAITING, rec, reason=name, data={
@@ -214,14 +241,14 @@ class Admission:
         """``rec`` joined the ready queue behind ``head`` (same request): if ``head`` waits,
         so does ``rec``. Mutates."""
         mark = self.waiting.get(head.id)
-        if mark is not None and rec is not head and rec.id not in self.waiting:
+        if mark is not None and rec is not head and rec.spec.id not in self.waiting:
             self._joined(rec, mark[1], mark[2], self.clock.now())
 
     # -- holding -------------------------------------------------------------------------------
 
     def take(self, ticket: int, rec: TaskRecord) -> None:
         """The attempt ``ticket`` of ``rec`` was accepted: it holds its request. Mutates."""
-        mark = self.waiting.pop(rec.id, None)
+        mark = self.waiting.pop(rec.spec.id, None)
         request = rec.request
         if not request:
             return
@@ -253,6 +280,7 @@ class Admission:
     def forget_waiting(self) -> None:
         """The run stops: nobody waits any more. Mutates."""
         self.waiting.clear()
+        self._oldest.clear()
 
     def pause(self, rec: TaskRecord, seconds: float) -> None:
         """``rec`` raised ``RetryAfter(seconds)``: pause every bucket it uses. Mutates."""

@@ -67,8 +67,13 @@ class ReadyQueue:
         """The best task of each request, best first."""
         tops = [heap[0] for heap in self._heaps.values() if heap]
         if len(tops) > 1:
-            tops.sort(key=_without_record)
+            tops.sort()  # ``seq`` is unique: the comparison never reaches the record
         return [top[-1] for top in tops]
+
+    def head(self, request: Request) -> TaskRecord | None:
+        """The best queued task with ``request``, or None."""
+        heap = self._heaps.get(request)
+        return heap[0][-1] if heap else None
 
     def members(self, request: Request) -> list[TaskRecord]:
         """Every queued task with ``request``, in no order."""
@@ -89,10 +94,6 @@ class ReadyQueue:
         """Forget every queued task (the run stops). Mutates."""
         self._heaps.clear()
         self._size = 0
-
-
-def _without_record(entry: tuple[Any, ...]) -> tuple[Any, ...]:
-    return entry[:-1]
 
 
 class Intake:
