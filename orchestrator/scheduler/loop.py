@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["Scheduler"]
 
 S = TaskState
+# A flat batch pulls past tasks that wait for a resource, up to this many windows of them: the
+# tasks behind may fit, and memory stays bounded.
+_WAITING_WINDOWS = 8
 
 
 class Scheduler(Reactions):
@@ -107,8 +110,7 @@ class Scheduler(Reactions):
                 rec = self._records[tid]
                 if rec.waiting == 0 and rec.state is S.PENDING:
                     self._make_ready(rec)
-        self._pull()
-        self._dispatch()
+        self._pull_and_dispatch()
 
     def next_timeout(self) -> float | None:
         """Seconds until the next timer is due (``None``: no timer)."""
@@ -125,8 +127,7 @@ class Scheduler(Reactions):
         for event in self.executor.wait(timeout):
             self._handle(event)
         self._fire_timers()
-        self._pull()
-        self._dispatch()
+        self._pull_and_dispatch()
         completed, self._completed = self._completed, []
         if not self.retain:
             for rec in completed:
@@ -233,12 +234,26 @@ class Scheduler(Reactions):
 
     # -- input and dispatch --------------------------------------------------------------------
 
+    def _pull_and_dispatch(self) -> None:
+        """Pull and dispatch; when tasks wait for resources, pull again (they do not count
+        against the window, up to ``_WAITING_WINDOWS`` windows of them) so that tasks behind
+        them that fit can start. Mutates."""
+        self._pull()
+        self._dispatch()
+        if self._intake is not None and self._admission.waiting:
+            pulled = self._unfinished
+            self._pull()
+            if self._unfinished != pulled:
+                self._dispatch()
+
     def _pull(self) -> None:
         """Take tasks from a flat batch while the window has room. Mutates."""
         intake = self._intake
         if intake is None or self._stopping is not None:
             return
-        while self._unfinished < self._window:
+        waiting = self._admission.waiting
+        most = _WAITING_WINDOWS * self._window
+        while self._unfinished < self._window + min(len(waiting), most):
             rec = intake.take()
             if rec is None:
                 self._intake = None

@@ -225,3 +225,20 @@ def test_rank_counts_a_scarce_resource_longer() -> None:
     assert ranks["parse-0"] == pytest.approx(1.25)
     # On 4 workers the cores are not the scarcer: the plain critical path.
     assert weighted_ranks(graph, {"cpu": 2}, 4) == pytest.approx(graph.ranks())
+
+
+def test_a_flat_batch_pulls_past_tasks_waiting_for_a_resource() -> None:
+    # The window (max_concurrency + max_pending = 2) would hold two "api" tasks, one waiting,
+    # and a worker would idle; the waiting one does not count, so "plain-0" is pulled and runs.
+    tasks = [t(f"api-{i}", resources={"api": 1}) for i in range(4)]
+    tasks += [t(f"plain-{i}") for i in range(3)]
+    h = Harness(iter(tasks), flat=True, workers=2, max_pending=0, resources={"api": 1})
+    assert sorted(h.running) == ["api-0", "plain-0"]
+    h.finish("plain-0")
+    assert sorted(h.running) == ["api-0", "plain-1"]
+    drain_finishing_at_once(h)
+    assert h.result().ok and len(h.result().tasks) == 7
+    # Bounded: a batch of waiting tasks is pulled only 8 windows deep.
+    many = (t(f"w{i}", resources={"api": 1}) for i in range(1000))
+    h = Harness(many, flat=True, workers=2, max_pending=0, resources={"api": 1})
+    assert len(h.sched._records) == 2 + 8 * 2
