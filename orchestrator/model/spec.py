@@ -72,7 +72,7 @@ def substitute_refs(obj: Any, resolve: Callable[[str], Any]) -> Any:
     return obj
 
 
-_PRIORITY_MAX = 2**63  # an event log's integers stay 64-bit
+_INT64 = 2**63  # an event log's integers stay 64-bit
 
 
 def _check_fn(fn: Any, task_id: str) -> None:
@@ -150,7 +150,7 @@ class TaskSpec:
             raise SpecError(
                 f"task {tid!r}: retry must be a RetryPolicy or None, got {self.retry!r}")
         p = self.priority
-        if not isinstance(p, int) or isinstance(p, bool) or not -_PRIORITY_MAX <= p <= _PRIORITY_MAX:
+        if not isinstance(p, int) or isinstance(p, bool) or not -_INT64 <= p <= _INT64:
             raise SpecError(f"task {tid!r}: priority must be an integer between -2**63 and "
                             f"2**63, got {short_repr(p)}")
         _check_seconds(self.estimate, "estimate", tid, allow_zero=True)
@@ -162,7 +162,8 @@ class TaskSpec:
             from .policy import _is_number
 
             if not _is_number(m) or not m > 0:
-                raise SpecError(f"task {tid!r}: max_memory_mb must be > 0 or None, got {short_repr(m)}")
+                raise SpecError(f"task {tid!r}: max_memory_mb must be > 0 or None, "
+                                f"got {short_repr(m)}")
         refs = find_refs(self.args) + find_refs(self.kwargs)
         object.__setattr__(self, "_refs", tuple(dict.fromkeys(refs)))
         if tid in self.all_deps:  # the shortest cycle, as graphlib reports {1: {1}}
