@@ -81,10 +81,12 @@ def import_paths(wf: Workflow, extra: Sequence[str] = ()) -> Iterator[list[str]]
 
 
 def _searched() -> str:
-    shown = [p or "." for p in sys.path[:4]]
-    more = ", ..." if len(sys.path) > 4 else ""
-    return (f" (searched {', '.join(shown)}{more}; add a directory with the workflow's "
-            f"'python_path:', the --path option or PYTHONPATH)")
+    """Where the import looked, without Python's own directories (the stdlib, site-packages)."""
+    own = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix})
+    shown = [os.path.abspath(p or ".") for p in sys.path
+             if not os.path.abspath(p or ".").startswith(own) and os.path.isdir(p or ".")]
+    return (f" (searched {', '.join(dict.fromkeys(shown))}; add a directory with the "
+            f"workflow's 'python_path:', the --path option or PYTHONPATH)")
 
 
 def _try(path: str) -> tuple[Callable[..., Any] | None, str | None]:

@@ -116,6 +116,7 @@ _WORDS: Mapping[str, _Words] = {
         (None, f"must be one of {', '.join(map(repr, allowed))}, got {_show(instance)}")],
     "minimum": lambda least, instance, _: [(None, f"must be >= {least}, got {_show(instance)}")],
     "minItems": lambda least, _, __: [(None, f"needs at least {least} item(s)")],
+    "minLength": lambda least, _, __: [(None, f"needs at least {least} character(s)")],
     "required": lambda names, instance, _: [
         (None, f"missing required field {name!r}") for name in names if name not in instance],
     "additionalProperties": _unknown_fields,

@@ -194,7 +194,9 @@ def test_task_failure_exits_1_with_the_reason(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[2].split()[:3] == ["boom", "failed", "2"]
     assert "  boom: failed after 2 attempts: RuntimeError: kaput" in result.stdout
     assert "  after: task 'after' skipped: upstream task 'boom' failed" in result.stdout
-    assert result.stderr == "Error: 2 of 2 tasks did not succeed (1 failed, 1 skipped)\n"
+    assert result.stderr.startswith("traceback of task 'boom' (attempt 2, RuntimeError):\n")
+    assert result.stderr.endswith("  RuntimeError: kaput\n"
+                                  "Error: 2 of 2 tasks did not succeed (1 failed, 1 skipped)\n")
 
 
 def test_timeout_and_cascading_cancel_exit_1() -> None:
