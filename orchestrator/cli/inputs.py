@@ -1,11 +1,12 @@
 """Where ``run`` and ``validate`` take a workflow from: a file, ``-`` (standard input), or
 ``--tasks`` given inline or as ``@FILE`` (a shell limits a command line to ~2 MB: 3,000 inline
-tasks do not fit); and ``--path DIR`` for imports (``workflow.import_paths``)."""
+tasks do not fit); and ``--path DIR`` for imports (``workflow.import_paths``, ``run_imports``)."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 import click
 
@@ -14,12 +15,13 @@ from ..workflow import (
     Problem,
     Workflow,
     WorkflowError,
+    import_paths,
     load_tasks_json,
     load_workflow,
     read_workflow_text,
 )
 
-__all__ = ["load_input", "path_option", "format_option", "STDIN"]
+__all__ = ["load_input", "path_option", "format_option", "run_imports", "STDIN"]
 
 STDIN = "<stdin>"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,3 +68,22 @@ def load_input(workflow: str | None, tasks_json: str | None, kind: str | None,
     if text.startswith("@"):  # --tasks @tasks.json, or @- for standard input
         text = _read("--tasks", text[1:])
     return load_tasks_json(text, overrides)
+
+
+@contextlib.contextmanager
+def run_imports(wf: Workflow, paths: Sequence[str]) -> Iterator[None]:
+    """``import_paths`` for a run. Workers start with the parent's ``sys.path``, so the warm
+    pool's workers (started by an earlier run in this process) would not see a directory added
+    now: the pool is stopped when one is added, and again after (it starts anew, ~80 ms)."""
+    from ..executors.local.warm import shutdown_shared_pool
+
+    before = set(sys.path)
+    with import_paths(wf, paths) as dirs:
+        fresh = [d for d in dirs if d not in before]
+        if fresh:
+            shutdown_shared_pool()
+        try:
+            yield
+        finally:
+            if fresh:
+                shutdown_shared_pool()

@@ -42,11 +42,10 @@ from ..workflow import (
     Workflow,
     WorkflowError,
     check_imports,
-    import_paths,
     resolve_hooks,
 )
 from .app import EXIT_LOG_INCOMPLETE, EXIT_OK, cli, debug_option, exit_code, interrupt_code
-from .inputs import format_option, load_input, path_option
+from .inputs import format_option, load_input, path_option, run_imports
 from .policy_options import policy_options, pop_overrides
 from .progress import LiveDisplay
 from .report import RunReport
@@ -101,7 +100,7 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, clu
     every_traceback = params.pop("tracebacks")
     kind, paths = params.pop("kind"), params.pop("paths")
     wf, overrides = _load(workflow, tasks_json, cluster, kind, params)
-    ctx.with_resource(import_paths(wf, paths))  # on sys.path for the run, then taken off
+    ctx.with_resource(run_imports(wf, paths))  # on sys.path for the run, then taken off
     problems = check_imports(wf)
     if problems:
         raise WorkflowError(problems)

@@ -29,12 +29,13 @@ def errors(result) -> list[str]:  # type: ignore[no-untyped-def]
 DEEP = 5000
 
 
+NEST = "[" * DEEP + "]" * DEEP
+
+
 @pytest.mark.parametrize("name, text", [
-    ("deep.json", '{"tasks": [{"id": "a", "fn": "%s", "args": %s%s}]}' % (FN, "[" * DEEP,
-                                                                         "]" * DEEP)),
-    ("deep.yaml", "tasks:\n  - {id: a, fn: %s, args: %s%s}\n" % (FN, "[" * DEEP, "]" * DEEP)),
-    ("deep.toml", '[[tasks]]\nid = "a"\nfn = "%s"\nargs = %s%s\n' % (FN, "[" * DEEP,
-                                                                    "]" * DEEP)),
+    ("deep.json", f'{{"tasks": [{{"id": "a", "fn": "{FN}", "args": {NEST}}}]}}'),
+    ("deep.yaml", f"tasks:\n  - {{id: a, fn: {FN}, args: {NEST}}}\n"),
+    ("deep.toml", f'[[tasks]]\nid = "a"\nfn = "{FN}"\nargs = {NEST}\n'),
 ])
 def test_deep_nesting_is_bad_input_in_every_format(tmp_path: Path, name: str, text: str) -> None:
     path = write(tmp_path, name, text)
@@ -44,7 +45,7 @@ def test_deep_nesting_is_bad_input_in_every_format(tmp_path: Path, name: str, te
 
 def test_moderate_nesting_past_the_bound_names_the_task(tmp_path: Path) -> None:
     path = write(tmp_path, "flow.yaml",
-                 "tasks:\n  - {id: a, fn: %s, args: %s%s}\n" % (FN, "[" * 150, "]" * 150))
+                 f"tasks:\n  - {{id: a, fn: {FN}, args: {'[' * 150}{']' * 150}}}\n")
     assert errors(invoke("validate", path)) == [
         f"{path}:2: tasks[0].args: nested more than 100 levels deep"]
 
@@ -52,9 +53,9 @@ def test_moderate_nesting_past_the_bound_names_the_task(tmp_path: Path) -> None:
 @pytest.mark.parametrize("ext", ["json", "yaml", "toml"])
 def test_an_integer_of_5000_digits_is_bad_input(tmp_path: Path, ext: str) -> None:
     big = "9" * 5000
-    text = {"json": '{"tasks": [{"id": "a", "fn": "%s", "args": [%s]}]}' % (FN, big),
-            "yaml": "tasks:\n  - {id: a, fn: %s, args: [%s]}\n" % (FN, big),
-            "toml": '[[tasks]]\nid = "a"\nfn = "%s"\nargs = [%s]\n' % (FN, big)}[ext]
+    text = {"json": f'{{"tasks": [{{"id": "a", "fn": "{FN}", "args": [{big}]}}]}}',
+            "yaml": f"tasks:\n  - {{id: a, fn: {FN}, args: [{big}]}}\n",
+            "toml": f'[[tasks]]\nid = "a"\nfn = "{FN}"\nargs = [{big}]\n'}[ext]
     path = write(tmp_path, f"flow.{ext}", text)
     (line,) = errors(invoke("validate", path))
     assert line.endswith("an integer has more than 4,300 digits"), line

@@ -100,8 +100,8 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     (["--tasks", json.dumps([ECHO]), "--jitter", "1.5"],
      "Error: --jitter: RetryPolicy.jitter must be a number between 0 and 1, got 1.5"),
     (["--tasks", json.dumps([ECHO]), "--timeout", "nan"],
-     "Error: --timeout: OrchestrationPolicy.global_timeout must be a number of seconds > 0, "
-     "or None, got nan"),
+     "Error: --timeout: OrchestrationPolicy.global_timeout must be a number of seconds > 0 "
+     "and <= 1e+09, or None, got nan"),
     (["--tasks", json.dumps([{"id": "a", "fn": "workers.agents:missing"}])],
      "Error: --tasks: tasks[0].fn: 'workers.agents:missing': module 'workers.agents' has no "
      "attribute 'missing'"),
@@ -285,7 +285,7 @@ def test_interrupt_outside_a_run_exits_130_or_143(monkeypatch: pytest.MonkeyPatc
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_module, "load_tasks_json", interrupted)
+    monkeypatch.setattr(run_module, "load_input", interrupted)
     result = invoke("run", "--tasks", "[]")
     assert (result.exit_code, result.stderr) == (130, "Error: interrupted\n")
 
