@@ -292,7 +292,7 @@ def test_interrupt_outside_a_run_exits_130_or_143(monkeypatch: pytest.MonkeyPatc
     def terminated(*args: Any, **kwargs: Any) -> Any:
         raise RunTerminated()
 
-    monkeypatch.setattr(run_module, "load_tasks_json", terminated)
+    monkeypatch.setattr(run_module, "load_input", terminated)
     result = invoke("run", "--tasks", "[]")
     assert (result.exit_code, result.stderr) == (143, "Error: interrupted\n")
 
