@@ -68,8 +68,8 @@ class RunSummary:
         m = self.metrics
         if m is not None:
             lines.append(
-                f"  wall {m.wall_time:.3f}s, serial {m.serial_time:.3f}s, speedup "
-                f"{m.speedup_vs_serial:.2f}x on {m.workers} workers (efficiency "
+                f"  wall {m.wall_time:.3f}s, busy {m.serial_time:.3f}s, parallelism "
+                f"{m.parallelism:.2f}x (busy/wall) on {m.workers} workers (efficiency "
                 f"{m.efficiency:.0%}, utilization {m.utilization:.0%}), critical path "
                 f"{m.critical_path:.3f}s")
             lines.append(f"  attempts {m.attempts}, retries {m.retries}, cpu {m.cpu_time:.3f}s"

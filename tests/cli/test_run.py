@@ -36,7 +36,8 @@ def test_success_prints_table_and_metrics(tmp_path: Path) -> None:
     assert lines[1].split() == ["task", "status", "attempts", "duration", "worker"]
     assert [line.split()[:3] for line in lines[2:4]] == [["a", "succeeded", "1"],
                                                          ["b", "succeeded", "1"]]
-    assert lines[4].startswith("wall ") and " serial " in lines[4] and " speedup " in lines[4]
+    assert lines[4].startswith("wall ") and " busy " in lines[4] \
+        and " parallelism " in lines[4] and "(busy/wall)" in lines[4]
     assert "cost n/a" in lines[4] and "(2 workers; 2 tasks: 2 succeeded)" in lines[4]
     assert len(lines) == 5
     assert result.stderr == ""
