@@ -7,10 +7,9 @@ directory. They go on ``sys.path`` for the run and come off after it; the pool's
 start with the parent's ``sys.path`` (loky's spawn sends it), so they import the same modules.
 
 Task functions are resolved again in the workers (``workers.resolve``); checking them up
-front turns a typo into a bad-input error (exit code 2,
-nothing ran) instead of a failed task. Importing a module runs its top-level code, as the
-worker will; no task function is called. ``merge`` and ``gates`` run in this process, so they
-are resolved here for good.
+front turns a typo into a bad-input error (exit code 2, nothing ran) instead of a failed task.
+Importing a module runs its top-level code, as the worker will; no task function is called.
+``merge`` and ``gates`` run in this process, so they are resolved here for good.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ FN = "workers.agents:echo"
 
 def errors(result) -> list[str]:  # type: ignore[no-untyped-def]
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+    assert "Traceback" not in result.stderr and "Error: unexpected" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines and all(line.startswith("Error: ") for line in lines), result.stderr
     return [line[len("Error: "):] for line in lines]

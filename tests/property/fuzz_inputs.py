@@ -232,6 +232,15 @@ def check_events(data: bytes) -> None:
                 json.dumps(run.to_dict())
         except EventLogError as exc:
             str(exc)
+    # And as a user meets it: exit 0, or 2 with the line, never "unexpected" (exit 1).
+    from click.testing import CliRunner
+
+    from orchestrator.cli import cli
+
+    result = CliRunner().invoke(cli, ["events", "summarize", "-"], input=data,
+                                catch_exceptions=False)
+    assert result.exit_code in (0, 2), (result.exit_code, result.output)
+    assert "Error: unexpected" not in result.output  # the CLI's word for a bug
 
 
 # -- the child -------------------------------------------------------------------------------
