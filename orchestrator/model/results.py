@@ -110,6 +110,8 @@ class TaskResult:
     numbers summed over the attempts that finished (a failed try's cost was still spent), other
     values as the latest attempt gave them. ``worker_pid`` is the process that ran the last
     attempt; ``worker`` the address of the cluster worker it ran on (``None`` on this machine).
+    ``reused_from``: the run whose stored result this one is (a resumed or cached task: it did
+    not run, ``attempts`` is 0 and its times are those it had in that run); None when it ran.
     """
 
     id: str
@@ -128,6 +130,7 @@ class TaskResult:
     reports: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, Any] = field(default_factory=dict)
     worker: str | None = None
+    reused_from: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -150,6 +153,7 @@ class TaskResult:
             "cpu_time": self.cpu_time,
             "peak_rss": self.peak_rss,
             "reports": dict(self.reports),
+            "reused_from": self.reused_from,
         }
 
 
@@ -161,6 +165,8 @@ class RunMetrics:
     ``speedup_vs_serial`` = serial_time / wall_time. ``efficiency`` = speedup / workers.
     ``utilization`` = busy worker-seconds / (workers x wall time).
     ``critical_path`` = the longest dependency chain in measured durations (seconds).
+    ``reused``: tasks taken from a run store instead of run (counted in ``tasks`` and
+    ``counts``, as succeeded); every time figure is over what ran in this run.
     """
 
     wall_time: float
@@ -176,6 +182,7 @@ class RunMetrics:
     critical_path: float
     cpu_time: float
     cost_estimate: float | None = None
+    reused: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -192,6 +199,7 @@ class RunMetrics:
             "critical_path": self.critical_path,
             "cpu_time": self.cpu_time,
             "cost_estimate": self.cost_estimate,
+            "reused": self.reused,
         }
 
 
@@ -206,6 +214,8 @@ class OrchestrationResult:
     interrupted: bool = False
     gates: tuple[Any, ...] = ()
     merged: Any = None
+    # With a run store: why results stopped being stored mid-run (None: all were, or no store).
+    store_note: str | None = None
 
     @property
     def ok(self) -> bool:

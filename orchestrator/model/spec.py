@@ -103,6 +103,10 @@ class TaskSpec:
     ``timeout`` and ``retry`` override the run's policy for this task. ``priority``: higher
     starts first. ``estimate``: expected run time in seconds, used to find the critical path.
     ``max_memory_mb``: kill the task when its worker (with its children) passes this resident size.
+    ``cache``: with a run store, reuse a succeeded result of the same fingerprint from any run
+    (``True``), never reuse one, not even on resume (``False``: its output must be fresh each
+    run), or follow the run's ``cache=`` (``None``). ``version``: stands for the function's
+    code in its fingerprint (docs/store.md): change it to make stored results stale.
     """
 
     id: str
@@ -116,6 +120,8 @@ class TaskSpec:
     estimate: float | None = None
     tags: Mapping[str, Any] = field(default_factory=dict)
     max_memory_mb: float | None = None
+    cache: bool | None = None
+    version: str | None = None
 
     def __post_init__(self) -> None:
         from .policy import RetryPolicy
@@ -157,6 +163,11 @@ class TaskSpec:
             m = self.max_memory_mb
             if not isinstance(m, (int, float)) or isinstance(m, bool) or not m > 0:
                 raise SpecError(f"task {tid!r}: max_memory_mb must be > 0 or None, got {m!r}")
+        if self.cache is not None and not isinstance(self.cache, bool):
+            raise SpecError(f"task {tid!r}: cache must be True, False or None, got {self.cache!r}")
+        if self.version is not None and (not isinstance(self.version, str) or not self.version):
+            raise SpecError(f"task {tid!r}: version must be a non-empty string or None, "
+                            f"got {self.version!r}")
         refs = find_refs(self.args) + find_refs(self.kwargs)
         object.__setattr__(self, "_refs", tuple(dict.fromkeys(refs)))
         if tid in self.all_deps:

@@ -10,7 +10,7 @@ waits) and ``_cancel_leftovers`` (what is left when the run gives up waiting for
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ..clock import Clock
 from ..executors.base import Executor
@@ -28,6 +28,9 @@ from .records import TaskRecord
 from .state import LOST_ENDS, KillReason, StopReason, TaskState
 from .timers import Timer, TimerHeap, TimerKey
 from .wording import cancelled_error, leftover_timeout_error, upstream_error
+
+if TYPE_CHECKING:
+    from ..store.run_binding import RunBinding
 
 __all__ = ["Endings"]
 
@@ -59,6 +62,8 @@ class Endings:
         self._started_at = 0.0
         self._graph: TaskGraph | None = None
         self._intake: Intake | None = None
+        self.store: RunBinding | None = None  # the run store's hooks (store/run_binding.py)
+        self._reusable: list[TaskRecord] = []  # ready, with a stored result to take
         if isinstance(tasks, TaskGraph):
             self._graph = tasks
             self._load_graph(tasks)
@@ -88,6 +93,9 @@ class Endings:
         rec.move(S.READY)
         if self.events.handler is not None:
             self.events.task_event(EventType.TASK_READY, rec)
+        if self.store is not None and rec.attempt == 0 and self.store.check(rec):
+            self._reusable.append(rec)  # ended by the dispatch, without a worker
+            return
         self._ready.push(rec)
 
     # -- ending one task -----------------------------------------------------------------------
@@ -102,10 +110,16 @@ class Endings:
         self._completed.append(rec)
         if self.events.handler is not None:
             deps = self._graph.deps(rec.id) if self._graph is not None else ()
-            self.events.task_event(TERMINAL_EVENT[state.status()], rec, pid=rec.worker_pid,
-                                   duration=rec.duration, error=rec.error,
-                                   reason=rec.error.kind if rec.error else None,
-                                   data=task_facts(rec, deps))
+            if rec.reused_from is not None and self.store is not None:
+                self.events.task_event(EventType.TASK_REUSED, rec,
+                                       data=self.store.reused_facts(rec, deps))
+            else:
+                self.events.task_event(TERMINAL_EVENT[state.status()], rec, pid=rec.worker_pid,
+                                       duration=rec.duration, error=rec.error,
+                                       reason=rec.error.kind if rec.error else None,
+                                       data=task_facts(rec, deps))
+        if self.store is not None:
+            self.store.ended(rec)
         if (state in _FAILED and self.policy.cancellation == "cascading"
                 and self._stopping is None):
             # First, so that every task still waiting, this one's dependents too, ends
@@ -120,6 +134,12 @@ class Endings:
                         self._make_ready(child)
         elif state in _UNSUCCESSFUL and rec.dependents and skip_below:
             self._skip_dependents(rec)
+
+    def _end_reused(self, rec: TaskRecord) -> None:
+        """End ``rec`` with the stored result the store found for it. Mutates."""
+        assert self.store is not None
+        self.store.apply(rec)
+        self._end(rec, S.SUCCEEDED)
 
     def _retry_or_end(self, rec: TaskRecord, error: TaskError, terminal: TaskState) -> None:
         """Retry ``rec`` if its policy allows and the run's deadline leaves time for the

@@ -23,6 +23,7 @@ class TaskRecord:
         "started_at", "finished_at", "duration", "busy_time", "worker_pid", "worker",
         "retry_delays",
         "kill_reason", "cpu_time", "peak_rss", "rss_seen", "reports", "last_failure",
+        "key", "reused_from",
     )
 
     def __init__(self, spec: TaskSpec, seq: int, rank: float, dependents: tuple[str, ...]) -> None:
@@ -48,6 +49,8 @@ class TaskRecord:
         self.rss_seen: int | None = None  # the largest the memory checks saw, for the error
         self.reports: dict[str, Any] = {}
         self.last_failure: TaskState | None = None  # how it ends if its retry never runs
+        self.key: Any = None  # with a run store: its fingerprint, or why it has none
+        self.reused_from: str | None = None  # the run whose stored result it took
 
     @property
     def id(self) -> str:
