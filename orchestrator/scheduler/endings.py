@@ -10,6 +10,7 @@ waits) and ``_cancel_leftovers`` (what is left when the run gives up waiting for
 
 from __future__ import annotations
 
+from collections import deque
 from typing import TYPE_CHECKING, Iterable
 
 from ..clock import Clock
@@ -63,7 +64,7 @@ class Endings:
         self._graph: TaskGraph | None = None
         self._intake: Intake | None = None
         self.store: RunBinding | None = None  # the run store's hooks (store/run_binding.py)
-        self._reusable: list[TaskRecord] = []  # ready, with a stored result to take
+        self._reusable: deque[TaskRecord] = deque()  # ready, a stored result to take, in order
         if isinstance(tasks, TaskGraph):
             self._graph = tasks
             self._load_graph(tasks)

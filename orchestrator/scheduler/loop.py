@@ -203,8 +203,8 @@ class Scheduler(Reactions):
         self.events.run_event(
             EventType.RUN_FINISHED, reason="interrupted" if self._interrupted else None,
             duration=self._finished_at - self._started_at,
-            data={"ok": ok, "interrupted": self._interrupted, "counts": counts, "retries": self._retries,
-                  "workers": self.policy.max_concurrency, **extra})
+            data={"ok": ok, "interrupted": self._interrupted, "counts": counts,
+                  "retries": self._retries, "workers": self.policy.max_concurrency, **extra})
 
     def _task_results(self) -> dict[str, TaskResult]:
         """id -> TaskResult in graph order (a retained flat batch: pulled order; a streaming
@@ -288,7 +288,7 @@ class Scheduler(Reactions):
         step, so a streamed run's memory stays flat; the next step comes at once. Mutates."""
         taken = 0
         while self._reusable and self._stopping is None and taken < self._window:
-            rec = self._reusable.pop()
+            rec = self._reusable.popleft()
             if rec.state is S.READY:
                 self._end_reused(rec)
                 taken += 1
