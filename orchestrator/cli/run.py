@@ -50,6 +50,7 @@ from .app import EXIT_LOG_INCOMPLETE, EXIT_OK, cli, debug_option, exit_code, int
 from .policy_options import policy_options, pop_overrides
 from .progress import LiveDisplay
 from .report import RunReport
+from .store_options import StoreChoice, choose_store, store_notes, store_options
 from .summary import metrics_line, outcome_message, plural, result_document, summary_lines
 
 __all__ = ["run"]
@@ -61,6 +62,7 @@ __all__ = ["run"]
               help='Run an inline JSON list of tasks instead of a file, e.g. '
                    '\'[{"id": "a", "fn": "workers.agents:sleep", "args": [1]}]\'.')
 @policy_options
+@store_options
 @click.option("--cluster", metavar="ADDRESS|local:N",
               help="Run on a Dask cluster: its scheduler's address (tcp://HOST:PORT), or "
                    "local:N for N Dask workers on this machine. [default: local processes]")
@@ -95,9 +97,11 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, clu
     if problems:
         raise WorkflowError(problems)
     merge, gates = resolve_hooks(wf)
+    store = choose_store(wf, workflow, params, tuple(sys.argv[1:]))
 
     human, color, display = _terminal(as_json=as_json, quiet=quiet, events=events)
     with contextlib.ExitStack() as stack:
+        stack.callback(store.close)
         executor = stack.enter_context(_cluster_executor(wf.cluster))
         wf = _sized_for(wf, executor, overrides)
         log = stack.enter_context(_opened("--events", events, _open_log)) \
@@ -113,7 +117,7 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, clu
         if display is not None:
             sinks.append(display.tracker)
         result, signal_code = _execute(wf, merge, gates, sinks, display, _cost(cpu_hour_price),
-                                       executor)
+                                       executor, store)
         logged = _close_log(log)
         code = logged.exit_code(exit_code(result, signal_code))
         document = result_document(result, source=wf.source, name=wf.name, code=code)
@@ -123,6 +127,7 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, clu
 
     _print(result, document, code, as_json=as_json, quiet=quiet, human=human, color=color,
            logged=logged)
+    store_notes(result, store, code)
     ctx.exit(code)
 
 
@@ -274,14 +279,16 @@ def _opened(option: str, path: str, opener: Callable[[str], Any]) -> Iterator[An
 
 def _execute(wf: Workflow, merge: Callable[..., Any] | None, gates: list[Callable[..., Any]],
              sinks: list[Callable[[Any], None]], display: LiveDisplay | None, cost: CostModel,
-             executor: Executor | None) -> tuple[OrchestrationResult, int | None]:
+             executor: Executor | None, store: StoreChoice,
+             ) -> tuple[OrchestrationResult, int | None]:
     """Run ``wf``; on Ctrl-C/SIGTERM return the partial result and the exit code to use."""
     try:
         with display or contextlib.nullcontext(), warnings.catch_warnings():
             # The event log's trouble is told once, after the summary (_close_log).
             warnings.simplefilter("ignore", SinkWarning)
             result = execute_graph(wf.graph, wf.policy, on_event=sinks or None, merge=merge,
-                                   gates=gates, cost=cost, executor=executor)
+                                   gates=gates, cost=cost, executor=executor,
+                                   **store.kwargs())
         return result, None
     except KeyboardInterrupt as exc:
         partial = partial_result(exc)

@@ -93,6 +93,8 @@ def metrics_line(result: OrchestrationResult) -> str:
         m.cost_estimate != 0 or any("cost" in r.reports for r in result))
     cost = f"{m.cost_estimate:.4g}" if priced else "n/a"  # nothing priced, nothing reported
     retries = f"; {plural(m.retries, 'retry', 'retries')}" if m.retries else ""
+    if m.reused:
+        retries += f"; {m.reused} reused"
     return (f"wall {m.wall_time:.2f}s  serial {m.serial_time:.2f}s  "
             f"speedup {m.speedup_vs_serial:.2f}x  cost {cost}  "
             f"({plural(m.workers, 'worker')}; {plural(m.tasks, 'task')}: "
