@@ -41,6 +41,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "deadline-to-timed_out latency, worker replacement, collateral failures"),
     Benchmark("scale", "benchmarks.scale",
               "100,000-task graph build; parent RSS while streaming 200,000 tasks"),
+    Benchmark("store", "benchmarks.store",
+              "run store: overhead on 5,000 tasks, resume of 10,000, commit and key costs"),
     Benchmark("telemetry", "benchmarks.telemetry_overhead",
               "cost of the event stream and its sinks", optional=True),
 )
