@@ -109,6 +109,8 @@ class Endings:
             rec.finished_at = self.clock.now() - self._started_at
         self._unfinished -= 1
         self._completed.append(rec)
+        if self.store is not None:
+            self.events.hold()  # seen only once it is on disk (RunBinding.settle)
         if self.events.handler is not None:
             deps = self._graph.deps(rec.id) if self._graph is not None else ()
             if rec.reused_from is not None and self.store is not None:

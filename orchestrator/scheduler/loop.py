@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Scheduler"]
 
+REUSED_PER_STEP = 1024
+
 S = TaskState
 
 
@@ -86,7 +88,8 @@ class Scheduler(Reactions):
     @property
     def done(self) -> bool:
         return (self._started and self._unfinished == 0 and self._intake is None
-                and not self._attempts and not self._completed)
+                and not self._attempts and not self._completed
+                and (self.store is None or not self.store.pending))
 
     def start(self) -> None:
         """Emit ``run.started``, arm the run's deadline, pull input and dispatch. Mutates."""
@@ -129,19 +132,23 @@ class Scheduler(Reactions):
     def step(self, timeout: float | None = 0.0) -> list[TaskRecord]:
         """Wait at most ``timeout`` for the executor, handle everything, dispatch more.
 
-        Returns the records that reached a terminal state during this step (with a store,
-        committed to it first). Mutates.
+        Returns the records that reached a terminal state during this step (with a store:
+        once committed to it, so possibly in a later step, at most ``COMMIT_EVERY_S`` on).
+        Mutates.
         """
         if self._completed or self._reusable:
             timeout = 0.0  # ended before this step, or more stored results to take
+        elif self.store is not None:
+            timeout = self.store.wait_cap(timeout)  # outcomes to commit soon
         for event in self.executor.wait(timeout):
             self._handle(event)
         self._fire_timers()
         self._pull()
         self._dispatch()
-        if self.store is not None:
-            self.store.commit()
         completed, self._completed = self._completed, []
+        if self.store is not None:  # handed out once on disk; batched when they come fast
+            completed = self.store.settle(completed, running=bool(self._attempts)
+                                          and self._stopping is None)
         if not self.retain:
             for rec in completed:
                 self._records.pop(rec.id, None)
@@ -196,6 +203,7 @@ class Scheduler(Reactions):
         if self.store is not None:
             self.store.finish("interrupted" if self._interrupted else
                               "succeeded" if ok else "failed", counts)
+            self.events.release()
         extra: dict[str, Any] = {}
         if self.cost is not None and self.events.handler is not None:
             extra["cost_estimate"] = self._cost_of(
@@ -284,10 +292,11 @@ class Scheduler(Reactions):
     def _take_stored(self) -> None:
         """End the ready tasks that take a stored result (no worker needed); what they make
         ready may take one too, and a flat batch pulls more. A loop, not recursion: a chain
-        of reused tasks can be longer than the recursion limit. At most a window's worth per
-        step, so a streamed run's memory stays flat; the next step comes at once. Mutates."""
+        of reused tasks can be longer than the recursion limit. At most ``REUSED_PER_STEP``
+        per step (one commit for them all), so a streamed run's memory stays flat; the next
+        step comes at once. Mutates."""
         taken = 0
-        while self._reusable and self._stopping is None and taken < self._window:
+        while self._reusable and self._stopping is None and taken < REUSED_PER_STEP:
             rec = self._reusable.popleft()
             if rec.state is S.READY:
                 self._end_reused(rec)

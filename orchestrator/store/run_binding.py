@@ -23,6 +23,7 @@ elsewhere should pass it to ``Fingerprinter.task`` through ``upstream``/args her
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence, Union
 
@@ -40,7 +41,11 @@ if TYPE_CHECKING:
     from ..scheduler.emitter import RunEvents
     from ..scheduler.records import TaskRecord
 
-__all__ = ["StoreOptions", "RunBinding", "DEFAULT_RUN_NAME", "StoreLike"]
+__all__ = ["StoreOptions", "RunBinding", "DEFAULT_RUN_NAME", "StoreLike", "COMMIT_EVERY_S"]
+
+# Outcomes that end within this long of the last commit wait for the next one (one
+# transaction for all), so a commit's cost is shared when tasks end faster than ~1 per ms.
+COMMIT_EVERY_S = 0.001
 
 DEFAULT_RUN_NAME = "default"
 StoreLike = Union[RunStore, str, "os.PathLike[str]"]
@@ -108,6 +113,8 @@ class RunBinding:
         self._keys: dict[str, Key] = {}  # graph runs: each task's key, for its dependents
         self._graph = False
         self._hits: dict[str, tuple[StoredTask, Any, str]] = {}
+        self._unsettled: list[TaskRecord] = []  # ended, not yet committed
+        self._next_commit = 0.0  # time.monotonic(): real time, whatever the run's clock
 
     @property
     def run_id(self) -> str | None:
@@ -205,6 +212,35 @@ class RunBinding:
             key = NotCacheable(f"it was {result.status.value} before it was ready")
         if self.writer is not None:
             self.writer.record(result, key, reused=hit[0] if hit is not None else None)
+
+    @property
+    def pending(self) -> bool:
+        """Whether ended tasks wait for their commit."""
+        return bool(self._unsettled)
+
+    def settle(self, completed: list[TaskRecord], *, running: bool) -> list[TaskRecord]:
+        """The ended tasks that may be handed out now: all of those not yet committed, once
+        they are (and their events, held since they ended, released). While tasks run, a
+        commit waits until ``COMMIT_EVERY_S`` after the last; else it is made now. Mutates."""
+        self._unsettled.extend(completed)
+        if not self._unsettled:
+            return []
+        now = time.monotonic()
+        if running and now < self._next_commit:
+            return []
+        self.commit()
+        if self.events is not None:
+            self.events.release()
+        self._next_commit = now + COMMIT_EVERY_S
+        out, self._unsettled = self._unsettled, []
+        return out
+
+    def wait_cap(self, timeout: float | None) -> float | None:
+        """``timeout``, shortened so that pending outcomes are committed on time."""
+        if not self._unsettled:
+            return timeout
+        left = max(0.0, self._next_commit - time.monotonic())
+        return left if timeout is None else min(timeout, left)
 
     def commit(self) -> None:
         """Make the buffered outcomes durable; say once if storing stopped. Mutates."""
