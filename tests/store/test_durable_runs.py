@@ -25,7 +25,7 @@ from orchestrator.telemetry.reader import metrics_from_events, validate_event
 from orchestrator.telemetry.sinks import MemorySink
 
 from . import dag_tasks
-from .helpers import ROOT, child_env, integrity
+from .helpers import ROOT, child_env, integrity, needs_tiny_fs, tiny_fs
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -286,3 +286,42 @@ def test_a_version_string_stands_for_the_code(tmp_path: Path) -> None:
     assert bumped["p"].reused_from is None and bumped["p"].value == 21
     sys.modules.pop("cachemod_pkg.jobs", None)
     sys.modules.pop("cachemod_pkg", None)
+
+
+_FULL = r'''
+import json
+from orchestrator import TaskSpec, execute_parallel
+from orchestrator.executors.inline import InlineExecutor
+from orchestrator.store import RunStore
+from orchestrator.telemetry.sinks import MemorySink
+from tests.store.helpers import integrity
+
+def blob(i):
+    return bytes([i % 256]) * 100_000
+
+sink = MemorySink()
+result = execute_parallel([TaskSpec(f"t{i:02d}", blob, (i,)) for i in range(40)],
+                          executor=InlineExecutor(), store="runs.db", run_name="full",
+                          on_event=sink)
+stopped = [e.reason for e in sink.of_type("store.stopped")]
+import os
+os.remove("filler")
+with RunStore("runs.db") as store:
+    rows = {t.task_id: store.load(t) for t in store.succeeded(result.run_id)}
+print(json.dumps({"ok": result.ok, "n": len(result), "note": result.store_note,
+                  "stopped": stopped, "rows": len(rows),
+                  "right": all(v == bytes([int(k[1:]) % 256]) * 100_000 for k, v in rows.items()),
+                  "integrity": integrity("runs.db")}))
+'''
+
+
+@needs_tiny_fs
+def test_a_disk_that_fills_mid_run_goes_on_in_memory_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "full.py").write_text(_FULL)
+    done = tiny_fs('head -c 2500k /dev/zero > filler && $PY ../full.py', "4m", tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["ok"] and out["n"] == 40, out  # every task succeeded, in memory
+    assert len(out["stopped"]) == 1 and "the disk is full" in out["stopped"][0], out
+    assert out["note"] == out["stopped"][0]
+    assert 0 < out["rows"] < 40 and out["right"] and out["integrity"] == "ok", out
