@@ -325,3 +325,18 @@ def test_a_disk_that_fills_mid_run_goes_on_in_memory_and_says_so(tmp_path: Path)
     assert len(out["stopped"]) == 1 and "the disk is full" in out["stopped"][0], out
     assert out["note"] == out["stopped"][0]
     assert 0 < out["rows"] < 40 and out["right"] and out["integrity"] == "ok", out
+
+
+def test_the_async_variants_take_the_same_keywords(tmp_path: Path) -> None:
+    import asyncio
+
+    from orchestrator import execute_graph_async, execute_parallel_async
+
+    db = tmp_path / "runs.db"
+    tasks = [TaskSpec("a", _uses_lock, (1,)), TaskSpec("b", _uses_lock, (2,))]
+    first = asyncio.run(execute_parallel_async(tasks, executor=InlineExecutor(), store=db,
+                                               run_name="as"))
+    again = asyncio.run(execute_graph_async(tasks, executor=InlineExecutor(), store=db,
+                                            run_name="as", resume=True))
+    assert first.ok and again.ok and again.metrics.reused == 2
+    assert {r.reused_from for r in again} == {first.run_id}
