@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, Sequence, Union
 from ..model.errors import SpecError
 from ..model.policy import OrchestrationPolicy
 from ..telemetry.events import EventType
-from .errors import UnreadableValueError
 from .fingerprint import Fingerprinter, failed_upstream
 from .keys import Fingerprint, Key, NotCacheable
 from .records import StoredTask
@@ -159,18 +158,14 @@ class RunBinding:
 
     def _find(self, rec: TaskRecord, key: Fingerprint) -> bool:
         spec = rec.spec
-        hit, via = None, "resume"
+        found, via = None, "resume"
         if self.resume_from is not None:
-            hit = self.store.lookup(self.resume_from, key)
-        if hit is None and (spec.cache is True or (spec.cache is None and self.cache)):
-            hit, via = self.store.cached(key), "cache"
-        if hit is None:
+            found = self.store.reusable(key, self.resume_from)
+        if found is None and (spec.cache is True or (spec.cache is None and self.cache)):
+            found, via = self.store.reusable(key, None), "cache"
+        if found is None:
             return False
-        try:
-            value = self.store.load(hit)
-        except UnreadableValueError:
-            return False  # its value cannot be read back: it runs again
-        self._hits[spec.id] = (hit, value, via)
+        self._hits[spec.id] = (found[0], found[1], via)
         return True
 
     def apply(self, rec: TaskRecord) -> None:

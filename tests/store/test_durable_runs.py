@@ -340,3 +340,21 @@ def test_the_async_variants_take_the_same_keywords(tmp_path: Path) -> None:
                                             run_name="as", resume=True))
     assert first.ok and again.ok and again.metrics.reused == 2
     assert {r.reused_from for r in again} == {first.run_id}
+
+
+def _big(side: str) -> bytes:
+    with open(side, "a", encoding="utf-8") as f:
+        f.write("big\n")
+    return b"z" * ((1 << 20) + 10)  # over the blob threshold: a file beside the database
+
+
+def test_a_stored_value_that_cannot_be_read_back_runs_again_on_resume(tmp_path: Path) -> None:
+    db, side = tmp_path / "runs.db", str(tmp_path / "side")
+    tasks = [TaskSpec("big", _big, (side,))]
+    execute_graph(tasks, executor=InlineExecutor(), store=db, run_name="b")
+    blobs = [p for p in Path(f"{db}.blobs").rglob("*") if p.is_file()]
+    assert len(blobs) == 1
+    blobs[0].write_bytes(b"damaged")
+    again = execute_graph(tasks, executor=InlineExecutor(), store=db, run_name="b", resume=True)
+    assert again["big"].reused_from is None and again["big"].value == _big(side)
+    assert Path(side).read_text().split() == ["big", "big", "big"]  # 2 runs + the check above
