@@ -4,7 +4,8 @@
 file; ``--store PATH`` picks another, ``--no-store`` (or ``store: false`` in the file) turns
 it off. ``--resume`` continues the newest run of the workflow's name, ``--resume-run ID`` a given
 run, ``--cache`` reuses results from any run in the store (each also a policy field: ``resume``,
-``cache``). An option wins over the file. ``--tasks`` runs keep no store unless given one.
+``cache``). An option wins over the file. ``--tasks`` runs and a workflow read from stdin
+(``run -``) keep no store unless given one.
 
 The store is opened here, and the run to resume found, before anything runs: a bad path or an
 unknown run is exit 2 with the path named (``StoreError``, ``UnknownRunError``).
@@ -80,12 +81,20 @@ class StoreChoice:
         if self.store is not None:
             self.store.close()
 
+    def __enter__(self) -> StoreChoice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def choose_store(wf: Workflow, workflow: str | None, params: dict[str, Any],
                  command: tuple[str, ...] = ()) -> StoreChoice:
     """The store for this run, opened, from the options (taken out of ``params``) and the
     file's policy fields; raises ``WorkflowError``/``StoreError`` before anything runs."""
     path, no_store = params.pop("store_path"), params.pop("no_store")
+    if workflow == "-":  # read from stdin: no file to keep a store next to
+        workflow = None
     resume_flag, resume_run, cache = (params.pop("resume"), params.pop("resume_run"),
                                       params.pop("cache"))
     if path is not None and no_store:

@@ -244,7 +244,8 @@ class Scheduler(Reactions):
         if self.cost is None or not self.retain:
             return None
         # A reused task cost nothing in this run: what it reported was spent in another.
-        return float(self.cost.estimate([r for r in results if r.reused_from is None]))
+        value = self.cost.estimate([r for r in results if r.reused_from is None])
+        return None if value is None else float(value)  # None: nobody priced the run
 
     # -- input and dispatch --------------------------------------------------------------------
 

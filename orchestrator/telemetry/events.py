@@ -20,7 +20,7 @@ __all__ = [
 
 SCHEMA_VERSION: Final = 1  # the major version, in every event's ``schema``
 # What this release added within version 1 (docs/events.md, "Versions"); ``run.started`` says it.
-SCHEMA_MINOR: Final = 2
+SCHEMA_MINOR: Final = 3
 
 
 class EventType:
@@ -42,9 +42,9 @@ class EventType:
     GATE_PASSED: Final = "gate.passed"
     GATE_FAILED: Final = "gate.failed"
     SINK_LAGGING: Final = "sink.lagging"
-    TASK_REUSED: Final = "task.reused"  # 1.2: terminal, a stored result taken instead of a run
-    TASK_UNCACHEABLE: Final = "task.uncacheable"  # 1.2: why a task has no fingerprint
-    STORE_STOPPED: Final = "store.stopped"  # 1.2: results stopped being stored mid-run
+    TASK_REUSED: Final = "task.reused"  # 1.3: terminal, a stored result taken instead of a run
+    TASK_UNCACHEABLE: Final = "task.uncacheable"  # 1.3: why a task has no fingerprint
+    STORE_STOPPED: Final = "store.stopped"  # 1.3: results stopped being stored mid-run
 
     ALL: Final = (
         RUN_STARTED, RUN_FINISHED, TASK_READY, TASK_STARTED, TASK_RETRY_SCHEDULED, TASK_KILL,
