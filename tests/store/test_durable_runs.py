@@ -128,9 +128,7 @@ def _module(tmp_path: Path, factor: int) -> Any:
     pkg.mkdir(exist_ok=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "jobs.py").write_text(textwrap.dedent(_MODULE.format(factor=factor)))
-    if str(tmp_path) not in sys.path:
-        sys.path.insert(0, str(tmp_path))
-    import cachemod_pkg.jobs as jobs
+    import cachemod_pkg.jobs as jobs  # importable: the test prepends tmp_path to sys.path
 
     return importlib.reload(jobs)
 
@@ -142,7 +140,8 @@ def _graph(jobs: Any, x: int) -> list[TaskSpec]:
 
 @pytest.mark.parametrize("change", ["args", "body"])
 def test_with_cache_a_changed_task_and_its_dependents_run_and_the_rest_are_reused(
-        tmp_path: Path, change: str) -> None:
+        tmp_path: Path, change: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))  # taken off after the test
     db = tmp_path / "runs.db"
     jobs = _module(tmp_path, 2)
     first = execute_graph(_graph(jobs, 3), executor=InlineExecutor(), store=db, run_name="c")
@@ -272,7 +271,9 @@ def test_spec_fields_are_checked() -> None:
         TaskSpec("a", _uses_lock, version="")
 
 
-def test_a_version_string_stands_for_the_code(tmp_path: Path) -> None:
+def test_a_version_string_stands_for_the_code(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))  # taken off after the test
     db = tmp_path / "runs.db"
     jobs = _module(tmp_path, 2)
     run = [TaskSpec("p", jobs.leaf, (3,), version="v1")]
