@@ -41,6 +41,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "deadline-to-timed_out latency, worker replacement, collateral failures"),
     Benchmark("scale", "benchmarks.scale",
               "100,000-task graph build; parent RSS while streaming 200,000 tasks"),
+    Benchmark("store", "benchmarks.store",
+              "run store: overhead on 5,000 tasks, resume of 10,000, commit and key costs"),
     Benchmark("dask", "benchmarks.dask",
               "Dask executor: runner cost vs raw client.submit, sleep speedup, kill latency",
               optional=True),

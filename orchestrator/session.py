@@ -32,6 +32,7 @@ from .scheduler.emitter import RunEvents
 from .scheduler.facts import task_result
 from .scheduler.loop import Scheduler
 from .scheduler.records import TaskRecord
+from .store.run_binding import StoreOptions
 from .telemetry.costs import CostLike, as_cost_model
 from .telemetry.events import EventHandler
 
@@ -50,7 +51,7 @@ class Session:
                  on_event: EventHandler | Sequence[EventHandler] | None,
                  executor: Executor | None, clock: Clock | None,
                  *, retain: bool, gates: Sequence[Gate] = (), merge: Merge | None = None,
-                 cost: CostLike | None = None) -> None:
+                 cost: CostLike | None = None, store: StoreOptions | None = None) -> None:
         if policy is not None and not isinstance(policy, OrchestrationPolicy):
             raise SpecError(f"policy must be an OrchestrationPolicy, got {policy!r}")
         self.tasks = tasks
@@ -64,6 +65,8 @@ class Session:
         self.cost = as_cost_model(cost) if cost is not None else None
         self._async_cancel = InterruptFlag()  # set by cancel(), from another thread
         self._active: Executor | None = None
+        # Opened now: a bad store or an unknown run to resume fails before anything runs.
+        self.store = store.bind() if store is not None else None
 
     # -- the ways to run ------------------------------------------------------------------------
 
@@ -86,6 +89,7 @@ class Session:
                 finally:
                     sched.finish_run(gates_passed=passed)
                     self.events.close()  # every event delivered, sinks flushed
+                    self._unbind()
             return replace(sched.result(), gates=judged.gates, merged=judged.merged)
 
     def stream(self) -> Iterator[TaskResult]:
@@ -103,6 +107,7 @@ class Session:
                 finally:
                     sched.finish_run()
                     self.events.close()  # every event delivered, sinks flushed
+                    self._unbind()
 
     async def execute_async(self) -> OrchestrationResult:
         """``execute()`` on a thread; cancelling the awaiting task kills the running workers
@@ -152,7 +157,11 @@ class Session:
 
     def _scheduler(self, executor: Executor) -> Scheduler:
         return Scheduler(self.tasks, self.policy, executor, self.clock, events=self.events,
-                         retain=self.retain, cost=self.cost)
+                         retain=self.retain, cost=self.cost, store=self.store)
+
+    def _unbind(self) -> None:
+        if self.store is not None:
+            self.store.close()
 
     def _steps(self, sched: Scheduler,
                signals: InterruptFlag) -> Generator[list[TaskRecord], None, None]:

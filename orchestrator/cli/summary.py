@@ -94,6 +94,8 @@ def metrics_line(result: OrchestrationResult) -> str:
     m = result.metrics
     cost = "n/a" if m.cost_estimate is None else f"{m.cost_estimate:.4g}"  # None: unknown
     retries = f"; {plural(m.retries, 'retry', 'retries')}" if m.retries else ""
+    if m.reused:
+        retries += f"; {m.reused} reused"
     return (f"wall {m.wall_time:.2f}s  busy {m.serial_time:.2f}s  "
             f"parallelism {m.parallelism:.2f}x (busy/wall)  cost {cost}  "
             f"({plural(m.workers, 'worker')}; {plural(m.tasks, 'task')}: "

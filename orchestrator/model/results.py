@@ -111,6 +111,8 @@ class TaskResult:
     numbers summed over the attempts that finished (a failed try's cost was still spent), other
     values as the latest attempt gave them. ``worker_pid`` is the process that ran the last
     attempt; ``worker`` the address of the cluster worker it ran on (``None`` on this machine).
+    ``reused_from``: the run whose stored result this one is (a resumed or cached task: it did
+    not run, ``attempts`` is 0 and its times are those it had in that run); None when it ran.
     """
 
     id: str
@@ -129,6 +131,7 @@ class TaskResult:
     reports: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, Any] = field(default_factory=dict)
     worker: str | None = None
+    reused_from: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -151,6 +154,7 @@ class TaskResult:
             "cpu_time": self.cpu_time,
             "peak_rss": self.peak_rss,
             "reports": dict(self.reports),
+            "reused_from": self.reused_from,
         }
 
 
@@ -168,6 +172,8 @@ class RunMetrics:
     ``critical_path`` = the longest dependency chain in measured durations (seconds).
     ``resources``: name -> ``ResourceUsage`` (peak, time-weighted mean, total wait) for each
     named resource the run's tasks held or waited for; empty when none did.
+    ``reused``: tasks taken from a run store instead of run (counted in ``tasks`` and
+    ``counts``, as succeeded); every time figure is over what ran in this run.
     """
 
     wall_time: float
@@ -184,6 +190,7 @@ class RunMetrics:
     cpu_time: float
     cost_estimate: float | None = None
     resources: Mapping[str, ResourceUsage] = field(default_factory=dict)
+    reused: int = 0
 
     @property
     def speedup_vs_serial(self) -> float:
@@ -206,6 +213,7 @@ class RunMetrics:
             "critical_path": self.critical_path,
             "cpu_time": self.cpu_time,
             "cost_estimate": self.cost_estimate,
+            "reused": self.reused,
         }
         if self.resources:
             out["resources"] = {name: u.to_dict() for name, u in self.resources.items()}
@@ -223,6 +231,8 @@ class OrchestrationResult:
     interrupted: bool = False
     gates: tuple[Any, ...] = ()
     merged: Any = None
+    # With a run store: why results stopped being stored mid-run (None: all were, or no store).
+    store_note: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -108,6 +108,10 @@ class TaskSpec:
     ``max_memory_mb``: kill the task when its worker (with its children) passes this resident size.
     ``resources``: named amounts (``{"cpu": 1, "api": 1}``) held while an attempt runs, on top of
     the worker slot; each name needs a capacity in the policy (``model/resources.py``).
+    ``cache``: with a run store, reuse a succeeded result of the same fingerprint from any run
+    (``True``), never reuse one, not even on resume (``False``: its output must be fresh each
+    run), or follow the run's ``cache=`` (``None``). ``version``: stands for the function's
+    code in its fingerprint (docs/store.md): change it to make stored results stale.
     """
 
     id: str
@@ -122,6 +126,8 @@ class TaskSpec:
     tags: Mapping[str, Any] = field(default_factory=dict)
     max_memory_mb: float | None = None
     resources: Mapping[str, float] = field(default_factory=dict)
+    cache: bool | None = None
+    version: str | None = None
 
     def __post_init__(self) -> None:
         from .policy import RetryPolicy
@@ -169,6 +175,7 @@ class TaskSpec:
                 raise SpecError(f"task {tid!r}: max_memory_mb must be > 0 or None, "
                                 f"got {short_repr(m)}")
         object.__setattr__(self, "resources", check_request(self.resources, tid))
+        _check_store_fields(self.cache, self.version, tid)
         refs = find_refs(self.args) + find_refs(self.kwargs)
         object.__setattr__(self, "_refs", tuple(dict.fromkeys(refs)))
         if tid in self.all_deps:  # the shortest cycle, as graphlib reports {1: {1}}
@@ -215,6 +222,14 @@ def as_flat_task(item: object) -> TaskSpec:
             f"task {spec.id!r} has dependencies {list(spec.all_deps)}; flat batches take "
             f"independent tasks (use execute_graph for dependencies)")
     return spec
+
+
+def _check_store_fields(cache: Any, version: Any, tid: str) -> None:
+    if cache is not None and not isinstance(cache, bool):
+        raise SpecError(f"task {tid!r}: cache must be True, False or None, got {cache!r}")
+    if version is not None and (not isinstance(version, str) or not version):
+        raise SpecError(f"task {tid!r}: version must be a non-empty string or None, "
+                        f"got {version!r}")
 
 
 def _is_iterable(value: Any) -> bool:

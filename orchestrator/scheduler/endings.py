@@ -10,7 +10,8 @@ waits) and ``_cancel_leftovers`` (what is left when the run gives up waiting for
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections import deque
+from typing import TYPE_CHECKING, Iterable
 
 from ..clock import Clock
 from ..executors.base import Executor
@@ -30,6 +31,9 @@ from .records import TaskRecord
 from .state import LOST_ENDS, KillReason, StopReason, TaskState
 from .timers import Timer, TimerHeap, TimerKey
 from .wording import cancelled_error, leftover_timeout_error, upstream_error
+
+if TYPE_CHECKING:
+    from ..store.run_binding import RunBinding
 
 __all__ = ["Endings"]
 
@@ -62,6 +66,8 @@ class Endings:
         self._started_at = 0.0
         self._graph: TaskGraph | None = None
         self._intake: Intake | None = None
+        self.store: RunBinding | None = None  # the run store's hooks (store/run_binding.py)
+        self._reusable: deque[TaskRecord] = deque()  # ready, a stored result to take, in order
         if isinstance(tasks, TaskGraph):
             self._graph = tasks
             self._load_graph(tasks)
@@ -96,6 +102,9 @@ class Endings:
         rec.move(S.READY)
         if self.events.handler is not None:
             self.events.task_event(EventType.TASK_READY, rec)
+        if self.store is not None and rec.attempt == 0 and self.store.check(rec):
+            self._reusable.append(rec)  # ended by the dispatch, without a worker
+            return
         head = self._ready.push(rec)
         if rec.request:
             self._admission.queued(rec, head)
@@ -112,12 +121,20 @@ class Endings:
             rec.finished_at = self.clock.now() - self._started_at
         self._unfinished -= 1
         self._completed.append(rec)
+        if self.store is not None:
+            self.events.hold()  # seen only once it is on disk (RunBinding.settle)
         if self.events.handler is not None:
             deps = self._graph.deps(rec.id) if self._graph is not None else ()
-            self.events.task_event(TERMINAL_EVENT[state.status()], rec, pid=rec.worker_pid,
-                                   duration=rec.duration, error=rec.error,
-                                   reason=rec.error.kind if rec.error else None,
-                                   data=task_facts(rec, deps))
+            if rec.reused_from is not None and self.store is not None:
+                self.events.task_event(EventType.TASK_REUSED, rec,
+                                       data=self.store.reused_facts(rec, deps))
+            else:
+                self.events.task_event(TERMINAL_EVENT[state.status()], rec, pid=rec.worker_pid,
+                                       duration=rec.duration, error=rec.error,
+                                       reason=rec.error.kind if rec.error else None,
+                                       data=task_facts(rec, deps))
+        if self.store is not None:
+            self.store.ended(rec)
         if (state in _FAILED and self.policy.cancellation == "cascading"
                 and self._stopping is None):
             # First, so that every task still waiting, this one's dependents too, ends
@@ -132,6 +149,12 @@ class Endings:
                         self._make_ready(child)
         elif state in _UNSUCCESSFUL and rec.dependents and skip_below:
             self._skip_dependents(rec)
+
+    def _end_reused(self, rec: TaskRecord) -> None:
+        """End ``rec`` with the stored result the store found for it. Mutates."""
+        assert self.store is not None
+        self.store.apply(rec)
+        self._end(rec, S.SUCCEEDED)
 
     def _retry_or_end(self, rec: TaskRecord, error: TaskError, terminal: TaskState) -> None:
         """Retry ``rec`` if its policy allows and the run's deadline leaves time for the

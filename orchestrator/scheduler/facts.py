@@ -34,7 +34,7 @@ def task_result(rec: TaskRecord) -> TaskResult:
         duration=rec.duration, worker_pid=rec.worker_pid, worker=rec.worker,
         retry_delays=tuple(rec.retry_delays), busy_time=rec.busy_time,
         cpu_time=rec.cpu_time, peak_rss=rec.peak_rss, reports=rec.reports,
-        tags=rec.spec.tags,
+        tags=rec.spec.tags, reused_from=rec.reused_from,
     )
 
 

@@ -31,9 +31,12 @@ from .timers import Timer
 from .wording import pickling_error
 
 if TYPE_CHECKING:
+    from ..store.run_binding import RunBinding
     from ..telemetry.costs import CostModel
 
 __all__ = ["Scheduler"]
+
+REUSED_PER_STEP = 1024
 
 S = TaskState
 # A flat batch pulls past tasks that wait for a resource, up to this many windows of them: the
@@ -48,6 +51,7 @@ class Scheduler(Reactions):
     without dependencies (pulled lazily). ``retain``: keep every finished result for ``result()``;
     ``False`` streams them out of ``step()`` and forgets them (flat memory). Events go to
     ``events`` (a session shares it with the gates), else to ``on_event`` under ``run_id``.
+    ``store``: the run store's hooks (``store/run_binding.py``): keys, reuse, durable outcomes.
     """
 
     def __init__(
@@ -62,6 +66,7 @@ class Scheduler(Reactions):
         run_id: str | None = None,
         cost: CostModel | None = None,
         events: RunEvents | None = None,
+        store: RunBinding | None = None,
     ) -> None:
         if events is not None and (on_event is not None or run_id is not None):
             raise TypeError("Scheduler: pass events=, or on_event= and run_id=, not both")
@@ -76,6 +81,7 @@ class Scheduler(Reactions):
         self._wall_started = 0.0
         self._finished_at: float | None = None
         self._results: dict[str, TaskResult] | None = None
+        self.store = store
 
     @property
     def run_id(self) -> str:
@@ -86,7 +92,8 @@ class Scheduler(Reactions):
     @property
     def done(self) -> bool:
         return (self._started and self._unfinished == 0 and self._intake is None
-                and not self._attempts)
+                and not self._attempts and not self._completed
+                and (self.store is None or not self.store.pending))
 
     def start(self) -> None:
         """Emit ``run.started``, arm the run's deadline, pull input and dispatch. Mutates."""
@@ -97,11 +104,17 @@ class Scheduler(Reactions):
         self._wall_started = self.clock.wall()
         self.events.begin(self._started_at)
         self.executor.begin_run()
+        store: dict[str, Any] = {}
+        if self.store is not None:
+            self.store.start(self.run_id, self.events, self.policy, graph=self._graph is not None,
+                             summary=policy_summary(self.policy))
+            store = {"store": {"path": str(self.store.store.path),
+                               "resumed_from": self.store.resume_from}}
         self.events.run_event(EventType.RUN_STARTED, data={
             "tasks": len(self._records) if self._graph is not None else None,
             "max_concurrency": self.policy.max_concurrency,
             "policy": policy_summary(self.policy),
-            "schema_minor": SCHEMA_MINOR,
+            "schema_minor": SCHEMA_MINOR, **store,
         })
         if self.policy.global_timeout is not None:
             self._timers.set((Timer.RUN, None), self._started_at + self.policy.global_timeout)
@@ -122,13 +135,22 @@ class Scheduler(Reactions):
     def step(self, timeout: float | None = 0.0) -> list[TaskRecord]:
         """Wait at most ``timeout`` for the executor, handle everything, dispatch more.
 
-        Returns the records that reached a terminal state during this step. Mutates.
+        Returns the records that reached a terminal state during this step (with a store:
+        once committed to it, so possibly in a later step, at most ``COMMIT_EVERY_S`` on).
+        Mutates.
         """
+        if self._completed or self._reusable:
+            timeout = 0.0  # ended before this step, or more stored results to take
+        elif self.store is not None:
+            timeout = self.store.wait_cap(timeout)  # outcomes to commit soon
         for event in self.executor.wait(timeout):
             self._handle(event)
         self._fire_timers()
         self._pull_and_dispatch()
         completed, self._completed = self._completed, []
+        if self.store is not None:  # handed out once on disk; batched when they come fast
+            completed = self.store.settle(completed, running=bool(self._attempts)
+                                          and self._stopping is None)
         if not self.retain:
             for rec in completed:
                 self._records.pop(rec.id, None)
@@ -168,7 +190,8 @@ class Scheduler(Reactions):
         tasks = self._task_results()
         return OrchestrationResult(run_id=self.run_id, tasks=tasks,
                                    metrics=self._metrics(tasks.values()),
-                                   started_at=self._wall_started, interrupted=self._interrupted)
+                                   started_at=self._wall_started, interrupted=self._interrupted,
+                                   store_note=self.store.stopped if self.store else None)
 
     def finish_run(self, *, gates_passed: bool = True) -> None:
         """End the run: tell the executor, emit ``run.finished``. Once; later calls do nothing
@@ -178,6 +201,11 @@ class Scheduler(Reactions):
         self._finished_at = self.clock.now()
         self.executor.end_run()
         counts = state_counts(self._records.values())
+        ok = not self._interrupted and set(counts) <= {"succeeded"} and gates_passed
+        if self.store is not None:
+            self.store.finish("interrupted" if self._interrupted else
+                              "succeeded" if ok else "failed", counts)
+            self.events.release()
         extra: dict[str, Any] = {}
         if self.cost is not None and self.events.handler is not None:
             extra["cost_estimate"] = self._cost_of(
@@ -189,9 +217,8 @@ class Scheduler(Reactions):
         self.events.run_event(
             EventType.RUN_FINISHED, reason="interrupted" if self._interrupted else None,
             duration=self._finished_at - self._started_at,
-            data={"ok": not self._interrupted and set(counts) <= {"succeeded"} and gates_passed,
-                  "interrupted": self._interrupted, "counts": counts, "retries": self._retries,
-                  "workers": self.policy.max_concurrency, **extra})
+            data={"ok": ok, "interrupted": self._interrupted, "counts": counts,
+                  "retries": self._retries, "workers": self.policy.max_concurrency, **extra})
 
     def _task_results(self) -> dict[str, TaskResult]:
         """id -> TaskResult in graph order (a retained flat batch: pulled order; a streaming
@@ -230,7 +257,8 @@ class Scheduler(Reactions):
     def _cost_of(self, results: list[TaskResult]) -> float | None:
         if self.cost is None or not self.retain:
             return None
-        value = self.cost.estimate(results)
+        # A reused task cost nothing in this run: what it reported was spent in another.
+        value = self.cost.estimate([r for r in results if r.reused_from is None])
         return None if value is None else float(value)  # None: nobody priced the run
 
     # -- input and dispatch --------------------------------------------------------------------
@@ -266,6 +294,8 @@ class Scheduler(Reactions):
         """Send ready tasks to workers while there is room. Mutates."""
         if self._stopping is not None:
             return
+        if self._reusable:
+            self._take_stored()
         executor = self.executor
         ready = self._ready
         while ready:
@@ -292,6 +322,21 @@ class Scheduler(Reactions):
                 ready.push(rec)
                 return
             self._attempts.open(rec, attempt)
+
+    def _take_stored(self) -> None:
+        """End the ready tasks that take a stored result (no worker needed); what they make
+        ready may take one too, and a flat batch pulls more. A loop, not recursion: a chain
+        of reused tasks can be longer than the recursion limit. At most ``REUSED_PER_STEP``
+        per step (one commit for them all), so a streamed run's memory stays flat; the next
+        step comes at once. Mutates."""
+        taken = 0
+        while self._reusable and self._stopping is None and taken < REUSED_PER_STEP:
+            rec = self._reusable.popleft()
+            if rec.state is S.READY:
+                self._end_reused(rec)
+                taken += 1
+            if not self._reusable:
+                self._pull()
 
     def _attempt_for(self, rec: TaskRecord) -> Attempt | None:
         """The next attempt (a requeued one as it was); None if it cannot be sent. Mutates."""

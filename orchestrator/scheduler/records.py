@@ -25,6 +25,7 @@ class TaskRecord:
         "retry_delays",
         "kill_reason", "cpu_time", "peak_rss", "rss_seen", "reports", "last_failure",
         "request",
+        "key", "reused_from",
     )
 
     def __init__(self, spec: TaskSpec, seq: int, rank: float, dependents: tuple[str, ...]) -> None:
@@ -52,6 +53,8 @@ class TaskRecord:
         self.last_failure: TaskState | None = None  # how it ends if its retry never runs
         # The resources each attempt holds, as (name, amount) sorted: the admission's key.
         self.request: Request = tuple(spec.resources.items())
+        self.key: Any = None  # with a run store: its fingerprint, or why it has none
+        self.reused_from: str | None = None  # the run whose stored result it took
 
     @property
     def id(self) -> str:

@@ -51,12 +51,13 @@ S = TaskState
 TERMINAL: Final = frozenset({S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.CANCELLED, S.SKIPPED})
 _STATUS: Final = {state: TaskStatus(state.value) for state in TERMINAL}
 
-# The whole diagram, in one place. FAILED from READY: its arguments could not be serialised.
+# The whole diagram, in one place. SUCCEEDED from READY: a result reused from a run store.
+# FAILED from READY: its arguments could not be serialised.
 # FAILED/TIMED_OUT from RETRY_WAIT, or from READY for a retry still waiting for a worker: the
 # run's deadline passed before the retry started, so the last failure stands.
 ALLOWED: Final[Mapping[TaskState, frozenset[TaskState]]] = {
     S.PENDING: frozenset({S.READY, S.SKIPPED, S.CANCELLED}),
-    S.READY: frozenset({S.DISPATCHED, S.FAILED, S.TIMED_OUT, S.CANCELLED}),
+    S.READY: frozenset({S.DISPATCHED, S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.CANCELLED}),
     S.DISPATCHED: frozenset({S.RUNNING, S.READY, S.CANCELLED}),
     S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.CANCELLED, S.RETRY_WAIT}),
     S.RETRY_WAIT: frozenset({S.READY, S.FAILED, S.TIMED_OUT, S.CANCELLED}),

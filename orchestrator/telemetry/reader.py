@@ -252,7 +252,7 @@ def task_results_from_events(events: Iterable[Event], run_id: str | None = None,
                 worker_pid=e.pid, retry_delays=tuple(delays.get(tid, ())),
                 busy_time=float(facts.get("busy_time", 0.0)), cpu_time=facts.get("cpu_time"),
                 peak_rss=facts.get("peak_rss"), reports=dict(facts.get("reports") or {}),
-                worker=facts.get("worker"),
+                worker=facts.get("worker"), reused_from=facts.get("reused_from"),
             )
     return out
 

@@ -36,7 +36,9 @@ CLUSTER_FIELD = "cluster"
 _CLUSTER = re.compile(r"(tcp|tls|ucx|ws|wss|inproc)://\S+|local:[1-9][0-9]*")
 
 _SPEC_FIELDS = ("id", "fn", "args", "kwargs", "deps", "timeout", "priority", "estimate", "tags",
-                "max_memory_mb", "resources")
+                "max_memory_mb", "resources", "cache", "version")
+# The policy section's fields about the run store (``Workflow.store_fields``; cli/store_options).
+STORE_FIELDS = ("store", "resume", "cache")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Workflow:
     gates: tuple[str, ...]
     task_places: Mapping[str, Path]  # task id -> ("tasks", index)
     cluster: str | None = None  # a Dask scheduler's address, or "local:N"; None: this machine
+    store_fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # STORE_FIELDS
 
     @property
     def source(self) -> str:
@@ -78,7 +81,8 @@ def build_workflow(doc: Document, overrides: Mapping[tuple[str, ...], Override] 
     graph = TaskGraph([spec for spec, _ in built])
     places = {spec.id: ("tasks", i) for i, (spec, _) in enumerate(built)}
     return Workflow(doc, data.get("name"), policy, graph, data.get("merge"),
-                    tuple(data.get("gates") or ()), places, cluster)
+                    tuple(data.get("gates") or ()), places, cluster,
+                    {k: section[k] for k in STORE_FIELDS if section.get(k) is not None})
 
 
 def cluster_problem(value: str) -> str | None:
@@ -142,7 +146,8 @@ def _build_policy(doc: Document, section: Mapping[str, Any],
                   overrides: Mapping[tuple[str, ...], Override],
                   problems: list[Problem]) -> OrchestrationPolicy | None:
     """The policy, or None with a problem for each field it rejects (all of them). Mutates."""
-    fields = {k: v for k, v in section.items() if k not in ("retry", CLUSTER_FIELD)}
+    fields = {k: v for k, v in section.items()
+              if k not in ("retry", CLUSTER_FIELD, *STORE_FIELDS)}
     retry_fields = dict(section.get("retry") or {})
     given_by: dict[tuple[str, ...], str] = {}
     for path, (value, option) in overrides.items():
