@@ -160,6 +160,8 @@ class OrchestrationPolicy:
     ``max_task_memory_mb``: resident memory (worker plus children) above which a task is killed.
     ``max_tasks_per_worker``: replace a worker after this many tasks (for agents that leak).
     ``critical_path_first``: order ready tasks by their longest remaining path (else FIFO).
+    ``max_expansion``: the most children one mapped task (``Each``) may expand into; a longer
+    sequence fails the mapped task and starts none of them.
     """
 
     max_concurrency: int = field(default_factory=default_concurrency)
@@ -174,6 +176,7 @@ class OrchestrationPolicy:
     max_tasks_per_worker: int | None = None
     critical_path_first: bool = True
     memory_check_interval: float = 0.05
+    max_expansion: int = 10_000
 
     def __post_init__(self) -> None:
         o = "OrchestrationPolicy"
@@ -204,6 +207,9 @@ class OrchestrationPolicy:
                  self.critical_path_first, "True or False")
         i = self.memory_check_interval
         _require(_is_number(i) and i > 0, o, "memory_check_interval", i, "a number of seconds > 0")
+        x = self.max_expansion
+        _require(isinstance(x, int) and not isinstance(x, bool) and x >= 0, o, "max_expansion",
+                 x, "an integer >= 0")
 
     @property
     def pending_limit(self) -> int:

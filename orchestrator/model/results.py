@@ -4,7 +4,8 @@ A task's failure is a value (``TaskResult.error``, a picklable ``TaskError``), n
 ``TaskError.kind`` keeps apart "the callable raised" (``exception``), "it ran too long"
 (``timeout``), "its worker died" (``crash``), "it used too much memory" (``memory``), "its
 arguments or result could not cross the process boundary" (``pickling``), "the run stopped it"
-(``cancelled``) and "an upstream task failed" (``upstream``).
+(``cancelled``), "an upstream task failed" (``upstream``), "a mapped task could not expand"
+(``expansion``) and "some of a mapped task's children did not succeed" (``mapped``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class TaskStatus(str, enum.Enum):
         return self.value
 
 
-ErrorKind = Literal["exception", "timeout", "crash", "memory", "pickling", "cancelled", "upstream"]
+ErrorKind = Literal["exception", "timeout", "crash", "memory", "pickling", "cancelled", "upstream",
+                    "expansion", "mapped"]
 
 
 class RemoteTraceback(Exception):
@@ -110,6 +112,9 @@ class TaskResult:
     numbers summed over the attempts that finished (a failed try's cost was still spent), other
     values as the latest attempt gave them. ``worker_pid`` is the process that ran the last
     attempt; ``worker`` the address of the cluster worker it ran on (``None`` on this machine).
+    ``children``: a mapped task's (``Each``) children's results in index order, ``None`` for any
+    other task (and for a mapped task that could not expand); its ``value`` is then the list of
+    their values, a failed child's ``TaskError`` in its place.
     """
 
     id: str
@@ -128,10 +133,16 @@ class TaskResult:
     reports: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, Any] = field(default_factory=dict)
     worker: str | None = None
+    children: tuple[TaskResult, ...] | None = None
 
     @property
     def ok(self) -> bool:
         return self.status is TaskStatus.SUCCEEDED
+
+    @property
+    def mapped(self) -> bool:
+        """Whether this is a mapped task's result (see ``children``)."""
+        return self.children is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +161,7 @@ class TaskResult:
             "cpu_time": self.cpu_time,
             "peak_rss": self.peak_rss,
             "reports": dict(self.reports),
+            **({} if self.children is None else {"children": [c.id for c in self.children]}),
         }
 
 

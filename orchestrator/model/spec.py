@@ -1,8 +1,10 @@
-"""TaskSpec and Ref: what to run, validated when it is built.
+"""TaskSpec, Ref and Each: what to run, validated when it is built.
 
 A ``TaskSpec`` is frozen and picklable. ``fn`` is a callable or an import path ``"pkg.mod:func"``
 that the worker resolves. ``Ref("other")`` anywhere inside ``args``/``kwargs`` (also nested in
 lists, tuples and dicts) stands for the result of task ``other``; it implies the dependency.
+``Each(Ref("plan"))`` in the same places marks the task as *mapped*: it runs once per element of
+``plan``'s result (``model/each.py`` builds the children; docs/workflow.md has the rules).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ if TYPE_CHECKING:
     from .policy import RetryPolicy
 
 __all__ = [
-    "Ref", "TaskSpec", "TaskFn", "find_refs", "substitute_refs", "as_task_spec", "as_flat_task",
+    "Ref", "Each", "TaskSpec", "TaskFn", "find_refs", "substitute_refs", "as_task_spec",
+    "as_flat_task",
 ]
 
 TaskFn = Union[Callable[..., Any], str]
@@ -38,15 +41,45 @@ class Ref:
             raise SpecError(f"Ref.task_id must be a non-empty string, got {self.task_id!r}")
 
 
-def find_refs(obj: Any) -> list[str]:
-    """Ids of every ``Ref`` inside ``obj`` (through lists, tuples, sets and dict values), in
-    the order they appear."""
+@dataclass(frozen=True, slots=True)
+class Each:
+    """Marks a task as mapped over ``source``: a ``Ref`` (the task's result must be a list or
+    tuple), a list or tuple given here, or another ``Each`` (``Each(Each(Ref("r")))`` maps over
+    every element of every element: children ``t[i][j]``). Child ``i`` gets element ``i`` in its
+    place. Two ``Each``s in one task zip their sequences."""
+
+    source: Any
+
+    def __post_init__(self) -> None:
+        src = self.source
+        if not isinstance(src, (Ref, Each, list, tuple)):
+            raise SpecError(f"Each() takes a Ref, another Each, a list or a tuple, got "
+                            f"{type(src).__name__} {src!r}")
+        if isinstance(src, list):
+            object.__setattr__(self, "source", tuple(src))
+
+    @property
+    def depth(self) -> int:
+        """How many levels of mapping this stands for (``Each(Each(x))``: 2)."""
+        return 1 + (self.source.depth if isinstance(self.source, Each) else 0)
+
+
+def find_refs(obj: Any, eaches: list[Each] | None = None) -> list[str]:
+    """Ids of every ``Ref`` inside ``obj`` (through lists, tuples, sets, dict values and
+    ``Each``), in the order they appear; the outermost ``Each``s go to ``eaches`` if given."""
     found: list[str] = []
     stack = [obj]
     while stack:
         item = stack.pop()
         if isinstance(item, Ref):
             found.append(item.task_id)
+        elif isinstance(item, Each):
+            if eaches is not None:
+                eaches.append(item)
+            inner = item.source
+            while isinstance(inner, Each):
+                inner = inner.source
+            stack.append(inner)
         elif isinstance(item, (list, tuple)):
             stack.extend(reversed(item))  # reversed: pop() then visits them in order
         elif isinstance(item, (set, frozenset)):
@@ -157,13 +190,26 @@ class TaskSpec:
             m = self.max_memory_mb
             if not isinstance(m, (int, float)) or isinstance(m, bool) or not m > 0:
                 raise SpecError(f"task {tid!r}: max_memory_mb must be > 0 or None, got {m!r}")
-        refs = find_refs(self.args) + find_refs(self.kwargs)
+        eaches: list[Each] = []
+        refs = find_refs(self.args, eaches) + find_refs(self.kwargs, eaches)
         object.__setattr__(self, "_refs", tuple(dict.fromkeys(refs)))
+        if eaches:
+            depths = sorted({e.depth for e in eaches})
+            if len(depths) > 1:
+                raise SpecError(f"task {tid!r}: its Each()s nest to different depths {depths}; "
+                                f"zipped Each()s must nest alike")
+            object.__setattr__(self, "_mapped", True)
         if tid in self.all_deps:
             raise SpecError(f"task {tid!r} depends on itself")
 
     # ``_refs`` is set in __post_init__; dataclass fields stay the public constructor.
     _refs: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+    _mapped: bool = field(default=False, init=False, repr=False, compare=False)
+
+    @property
+    def mapped(self) -> bool:
+        """Whether an ``Each`` in ``args``/``kwargs`` makes this a mapped task."""
+        return self._mapped
 
     @property
     def has_refs(self) -> bool:
@@ -198,6 +244,10 @@ def as_task_spec(item: object) -> TaskSpec:
 def as_flat_task(item: object) -> TaskSpec:
     """``item``, checked to be a task of a flat batch: a ``TaskSpec`` without dependencies."""
     spec = as_task_spec(item)
+    if spec.mapped:
+        raise SpecError(
+            f"task {spec.id!r} is mapped (Each); a flat batch takes independent tasks, and "
+            f"expanding one needs a graph (use execute_graph)")
     if spec.all_deps:
         raise SpecError(
             f"task {spec.id!r} has dependencies {list(spec.all_deps)}; flat batches take "

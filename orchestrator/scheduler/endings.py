@@ -22,7 +22,7 @@ from ..model.spec import TaskSpec
 from ..telemetry.events import TERMINAL_EVENT, EventType
 from .attempts import AttemptTable
 from .emitter import RunEvents
-from .facts import task_facts
+from .facts import deps_of, task_facts
 from .ready import Intake, Prefetch, ReadyQueue
 from .records import TaskRecord
 from .state import LOST_ENDS, KillReason, StopReason, TaskState
@@ -34,6 +34,9 @@ __all__ = ["Endings"]
 S = TaskState
 _FAILED = (S.FAILED, S.TIMED_OUT)
 _UNSUCCESSFUL = (S.FAILED, S.TIMED_OUT, S.SKIPPED, S.CANCELLED)
+# A mapped task's failure names its failed children (or why it could not expand): a task
+# skipped for it repeats that, so the skip reason says which child failed and how.
+_OWN_REASON = ("mapped", "expansion")
 
 
 class Endings:
@@ -101,11 +104,10 @@ class Endings:
         self._unfinished -= 1
         self._completed.append(rec)
         if self.events.handler is not None:
-            deps = self._graph.deps(rec.id) if self._graph is not None else ()
             self.events.task_event(TERMINAL_EVENT[state.status()], rec, pid=rec.worker_pid,
                                    duration=rec.duration, error=rec.error,
                                    reason=rec.error.kind if rec.error else None,
-                                   data=task_facts(rec, deps))
+                                   data=task_facts(rec, deps_of(rec)))
         if (state in _FAILED and self.policy.cancellation == "cascading"
                 and self._stopping is None):
             # First, so that every task still waiting, this one's dependents too, ends
@@ -172,8 +174,11 @@ class Endings:
                 error = parent.error
                 root = (error.upstream if error and error.kind == "upstream"
                         and error.upstream else parent.id)
-                status = self._records[root].state.value if root in self._records else "failed"
-                child.error = upstream_error(child.id, root, status)
+                up = self._records.get(root)
+                status = up.state.value if up is not None else "failed"
+                because = (up.error.message if up is not None and up.error is not None
+                           and up.error.kind in _OWN_REASON else None)
+                child.error = upstream_error(child.id, root, status, because)
                 self._end(child, S.SKIPPED, skip_below=False)
             if child.dependents:
                 stack.append((child, iter(child.dependents)))

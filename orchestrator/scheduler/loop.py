@@ -1,8 +1,8 @@
 """The Scheduler: start, step, done, abort, result; the input it pulls and the attempts it sends.
 
-It is built in three layers, each calling only the one below: ``Endings`` (every path to a
-terminal state), ``Reactions`` (what each executor event and timer does) and this class, which
-drives them. The design (what the loop reacts to, the ready-queue order, the record's
+It is built in four layers, each calling only the one below: ``Endings`` (every path to a
+terminal state), ``Expansion`` (mapped tasks, tasks admitted during the run), ``Reactions``
+(what each executor event and timer does) and this class, which drives them. The design (what the loop reacts to, the ready-queue order, the record's
 invariants, the one-terminal-event guarantee) is in the package docstring.
 """
 
@@ -22,7 +22,7 @@ from ..model.spec import TaskSpec, substitute_refs
 from ..telemetry.events import SCHEMA_MINOR, EventHandler, EventType
 from ..telemetry.metrics import compute_metrics
 from .emitter import RunEvents
-from .facts import policy_summary, state_counts, task_result
+from .facts import deps_of, policy_summary, results_in_order, state_counts, task_result
 from .reactions import Reactions
 from .records import TaskRecord
 from .state import StopReason, TaskState
@@ -198,7 +198,7 @@ class Scheduler(Reactions):
             order = self._graph.topological_order()
         else:
             order = list(records) if self.retain else []
-        tasks = {tid: task_result(records[tid]) for tid in order if tid in records}
+        tasks = results_in_order(order, records)
         if self.done:
             self._results = tasks
         return tasks
@@ -207,8 +207,7 @@ class Scheduler(Reactions):
         wall = (self._finished_at or self.clock.now()) - self._started_at
         deps = None
         if self._graph is not None:
-            graph = self._graph
-            deps = {tid: graph.deps(tid) for tid in self._records}
+            deps = {tid: deps_of(rec) for tid, rec in self._records.items()}
         results = list(results)
         return compute_metrics(results, wall_time=wall, workers=self.policy.max_concurrency,
                                deps=deps, cost_estimate=self._cost_of(results))
@@ -283,9 +282,3 @@ class Scheduler(Reactions):
             self._end(rec, S.FAILED)
             return None
         return attempt
-
-    def _ref_value(self, task_id: str) -> Any:
-        rec = self._records[task_id]
-        if rec.state is S.SUCCEEDED:
-            return rec.value
-        return rec.error  # on_failure="continue": a Ref to a failed task gives its TaskError

@@ -14,7 +14,8 @@ __all__ = ["TaskRecord"]
 class TaskRecord:
     """Per-task bookkeeping, owned by the scheduler.
 
-    Invariant after construction: ``spec``, ``seq``, ``rank``, ``dependents``.
+    Invariant after construction: ``spec``, ``seq``, ``rank``, ``group``; ``dependents`` only
+    grows, when a task admitted during the run depends on this one.
     Changed by the scheduler only: everything else, ``state`` only through ``move``.
     """
 
@@ -23,6 +24,7 @@ class TaskRecord:
         "started_at", "finished_at", "duration", "busy_time", "worker_pid", "worker",
         "retry_delays",
         "kill_reason", "cpu_time", "peak_rss", "rss_seen", "reports", "last_failure",
+        "group", "children", "children_left",
     )
 
     def __init__(self, spec: TaskSpec, seq: int, rank: float, dependents: tuple[str, ...]) -> None:
@@ -48,6 +50,9 @@ class TaskRecord:
         self.rss_seen: int | None = None  # the largest the memory checks saw, for the error
         self.reports: dict[str, Any] = {}
         self.last_failure: TaskState | None = None  # how it ends if its retry never runs
+        self.group: TaskRecord | None = None  # the mapped task this is a child of
+        self.children: list[TaskRecord] | None = None  # a mapped task's, once expanded
+        self.children_left = 0  # of those, not yet terminal
 
     @property
     def id(self) -> str:

@@ -20,7 +20,7 @@ __all__ = [
 
 SCHEMA_VERSION: Final = 1  # the major version, in every event's ``schema``
 # What this release added within version 1 (docs/events.md, "Versions"); ``run.started`` says it.
-SCHEMA_MINOR: Final = 1
+SCHEMA_MINOR: Final = 2
 
 
 class EventType:
@@ -32,6 +32,7 @@ class EventType:
     TASK_STARTED: Final = "task.started"
     TASK_RETRY_SCHEDULED: Final = "task.retry_scheduled"
     TASK_KILL: Final = "task.kill"
+    TASK_EXPANDED: Final = "task.expanded"
     TASK_SUCCEEDED: Final = "task.succeeded"
     TASK_FAILED: Final = "task.failed"
     TASK_TIMED_OUT: Final = "task.timed_out"
@@ -45,7 +46,7 @@ class EventType:
 
     ALL: Final = (
         RUN_STARTED, RUN_FINISHED, TASK_READY, TASK_STARTED, TASK_RETRY_SCHEDULED, TASK_KILL,
-        TASK_SUCCEEDED, TASK_FAILED, TASK_TIMED_OUT, TASK_CANCELLED, TASK_SKIPPED,
+        TASK_EXPANDED, TASK_SUCCEEDED, TASK_FAILED, TASK_TIMED_OUT, TASK_CANCELLED, TASK_SKIPPED,
         WORKER_STARTED, WORKER_DIED, GATE_PASSED, GATE_FAILED, SINK_LAGGING,
     )
 
