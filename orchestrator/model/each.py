@@ -13,17 +13,17 @@ Pure functions of a spec and the values its ``Each``s stand for; the scheduler
   is made.
 * A child is an ordinary ``TaskSpec``: everything else (``fn``, the other arguments, timeout,
   retry, priority, estimate, tags and any later field) is the mapped task's, and its ``deps`` are
-  the mapped task's dependencies, all finished when it expands. Its element sits in its
+  the mapped task's dependencies, all finished when it expands. An element is data: a ``Ref``
+  inside one is passed as it is, not resolved. Its element sits in its
   ``args``/``kwargs``, so whatever identifies a task by its arguments (the store's fingerprint)
   tells the children apart by their elements.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Callable
 
-from .spec import Each, Ref, TaskSpec
+from .spec import Each, Ref, TaskSpec, find_refs
 
 __all__ = ["ExpansionError", "child_id", "expand_spec"]
 
@@ -55,14 +55,21 @@ def expand_spec(spec: TaskSpec, resolve: Callable[[str], Any], limit: int) -> li
         raise ExpansionError(f"task {spec.id!r}: {_describe(eaches[0])} has {n} elements, more "
                              f"than max_expansion={limit}; no child was started")
     deps = spec.all_deps
+    # The Refs outside the Eaches stay; an element is data (a Ref inside one is not resolved).
+    refs = tuple(dict.fromkeys(find_refs(_swap(spec.args, _blank))
+                               + find_refs(_swap(spec.kwargs, _blank))))
+    nested = eaches[0].depth > 1
     children = []
     for i in range(n):
         def place(e: Each, i: int = i) -> Any:
             return _replace(e, sequences[id(e)][i])
-        children.append(dataclasses.replace(
-            spec, id=child_id(spec.id, i), args=_swap(spec.args, place),
-            kwargs=_swap(spec.kwargs, place), deps=deps))
+        children.append(spec.derive(child_id(spec.id, i), _swap(spec.args, place),
+                                    _swap(spec.kwargs, place), deps, refs, nested))
     return children
+
+
+def _blank(e: Each) -> None:
+    return None
 
 
 def _innermost(e: Each) -> Each:

@@ -222,6 +222,18 @@ class TaskSpec:
             return self.deps
         return tuple(dict.fromkeys(self.deps + self._refs))
 
+    def derive(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+               deps: tuple[str, ...], refs: tuple[str, ...], mapped: bool) -> TaskSpec:
+        """A copy with another id, arguments, deps, ``Ref`` ids and mapped flag: a mapped
+        task's child, whose fields the caller knows to be valid (every other field was checked
+        when this spec was built; a full check cost 2.5x as much per child)."""
+        child: TaskSpec = object.__new__(TaskSpec)
+        fields = child.__dict__
+        fields.update(self.__dict__)
+        fields.update(id=task_id, args=args, kwargs=kwargs, deps=deps, _refs=refs,
+                      _mapped=mapped)
+        return child
+
     @property
     def fn_name(self) -> str:
         fn = self.fn

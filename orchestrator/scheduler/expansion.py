@@ -93,7 +93,7 @@ class Expansion(Endings):
         if not children:
             self._end_group(rec)
             return
-        self._release(children)
+        self._release(children, released=True)
 
     def _end_group(self, group: TaskRecord) -> None:
         """Every child of ``group`` ended: end it with their outcome (the table above)."""
@@ -128,28 +128,29 @@ class Expansion(Endings):
         started. Mutates."""
         records = self._records
         new: dict[str, TaskSpec] = {}
+        below_of: dict[str, list[str]] = {}  # id -> its dependents among specs
         for spec in specs:
-            if spec.id in records or spec.id in new:
-                raise DuplicateTaskError(spec.id)
-            for dep in spec.all_deps:
-                if dep not in records and dep not in new:
-                    raise MissingDependencyError(spec.id, dep)
-            new[spec.id] = spec
-        below_of: dict[str, list[str]] = {tid: [] for tid in new}
-        for tid, spec in new.items():
+            tid = spec.id
+            if tid in records or tid in new:
+                raise DuplicateTaskError(tid)
             for dep in spec.all_deps:
                 if dep in new:
-                    below_of[dep].append(tid)
+                    below_of.setdefault(dep, []).append(tid)
+                elif dep not in records:
+                    raise MissingDependencyError(tid, dep)
+            new[tid] = spec
         estimates = self._estimate_rule()
         ranks: dict[str, float] = {}
         for tid in reversed(new):
-            ranks[tid] = estimates.of(new[tid]) + max((ranks[d] for d in below_of[tid]),
-                                                      default=below)
+            kids = below_of.get(tid)
+            ranks[tid] = estimates.of(new[tid]) + (max(ranks[d] for d in kids) if kids
+                                                   else below)
         if self._seqs is None:
             self._seqs = itertools.count(len(self._graph) if self._graph is not None else 2**62)
+        seqs = self._seqs
         out = []
         for tid, spec in new.items():
-            rec = TaskRecord(spec, next(self._seqs), ranks[tid], tuple(below_of[tid]))
+            rec = TaskRecord(spec, next(seqs), ranks[tid], tuple(below_of.get(tid, ())))
             rec.group = group
             for dep in spec.all_deps:
                 up = records.get(dep)
@@ -162,16 +163,18 @@ class Expansion(Endings):
         self._unfinished += len(out)
         return out
 
-    def _release(self, records: list[TaskRecord]) -> None:
+    def _release(self, records: list[TaskRecord], *, released: bool = False) -> None:
         """Start the new records that wait for nothing: ready (or expanded), skipped when a
-        finished dependency does not let them run, cancelled when the run stops. Mutates."""
+        finished dependency does not let them run (``released``: known to let them, as a
+        mapped task's dependencies let its children), cancelled when the run stops. Mutates."""
         for rec in records:
             if rec.state is not S.PENDING or rec.waiting:
                 continue
             if self._stopping is not None:
                 self._end_unstarted(rec)
                 continue
-            blocker = next((d for d in rec.spec.all_deps if not self._lets_run(d)), None)
+            blocker = None if released else next(
+                (d for d in rec.spec.all_deps if not self._lets_run(d)), None)
             if blocker is None:
                 self._make_ready(rec)
             else:
