@@ -193,12 +193,7 @@ class TaskSpec:
         eaches: list[Each] = []
         refs = find_refs(self.args, eaches) + find_refs(self.kwargs, eaches)
         object.__setattr__(self, "_refs", tuple(dict.fromkeys(refs)))
-        if eaches:
-            depths = sorted({e.depth for e in eaches})
-            if len(depths) > 1:
-                raise SpecError(f"task {tid!r}: its Each()s nest to different depths {depths}; "
-                                f"zipped Each()s must nest alike")
-            object.__setattr__(self, "_mapped", True)
+        object.__setattr__(self, "_mapped", _check_eaches(eaches, tid))
         if tid in self.all_deps:
             raise SpecError(f"task {tid!r} depends on itself")
 
@@ -265,6 +260,15 @@ def as_flat_task(item: object) -> TaskSpec:
             f"task {spec.id!r} has dependencies {list(spec.all_deps)}; flat batches take "
             f"independent tasks (use execute_graph for dependencies)")
     return spec
+
+
+def _check_eaches(eaches: list[Each], task_id: str) -> bool:
+    """Whether the task is mapped; zipped ``Each``s must nest to the same depth."""
+    depths = sorted({e.depth for e in eaches})
+    if len(depths) > 1:
+        raise SpecError(f"task {task_id!r}: its Each()s nest to different depths {depths}; "
+                        f"zipped Each()s must nest alike")
+    return bool(depths)
 
 
 def _is_iterable(value: Any) -> bool:

@@ -2,8 +2,9 @@
 
 It is built in four layers, each calling only the one below: ``Endings`` (every path to a
 terminal state), ``Expansion`` (mapped tasks, tasks admitted during the run), ``Reactions``
-(what each executor event and timer does) and this class, which drives them. The design (what the loop reacts to, the ready-queue order, the record's
-invariants, the one-terminal-event guarantee) is in the package docstring.
+(what each executor event and timer does) and this class, which drives them. The design (what
+the loop reacts to, the ready-queue order, the record's invariants, the one-terminal-event
+guarantee) is in the package docstring.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 ``index_sources`` lists the Python files under a root (``"stdlib"``: the running Python's
 standard library) and returns them as a list of shards of similar size, so that one mapped task
-(``{"$each": {"$ref": "index"}}``) scans each. ``analyze_shard`` parses each file of one shard with ``ast`` and measures it (lines, definitions, docstrings, cyclomatic
-complexity per function, imports): CPU-bound work that gains from running shards in parallel.
+(``{"$each": {"$ref": "index"}}``) scans each. ``analyze_shard`` parses each file of one shard
+with ``ast`` and measures it (lines, definitions, docstrings, cyclomatic complexity per
+function, imports): CPU-bound work that gains from running shards in parallel.
 ``merge_reports`` (the workflow's ``merge``) adds the shard reports up; ``audit_report`` (its
 gate) checks that every indexed file was accounted for and that almost all of them parsed.
 
