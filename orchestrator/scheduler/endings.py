@@ -22,7 +22,7 @@ from ..model.spec import TaskSpec
 from ..telemetry.events import TERMINAL_EVENT, EventType
 from .attempts import AttemptTable
 from .emitter import RunEvents
-from .facts import deps_of, task_facts
+from .facts import task_facts
 from .ready import Intake, Prefetch, ReadyQueue
 from .records import TaskRecord
 from .state import LOST_ENDS, KillReason, StopReason, TaskState
@@ -107,7 +107,7 @@ class Endings:
             self.events.task_event(TERMINAL_EVENT[state.status()], rec, pid=rec.worker_pid,
                                    duration=rec.duration, error=rec.error,
                                    reason=rec.error.kind if rec.error else None,
-                                   data=task_facts(rec, deps_of(rec)))
+                                   data=task_facts(rec, rec.spec.all_deps))
         if (state in _FAILED and self.policy.cancellation == "cascading"
                 and self._stopping is None):
             # First, so that every task still waiting, this one's dependents too, ends

@@ -64,8 +64,8 @@ def _add_result(out: dict[str, TaskResult], rec: TaskRecord) -> None:
 
 
 def deps_of(rec: TaskRecord) -> tuple[str, ...]:
-    """What ``rec`` waited for: its dependencies, and a mapped task's children too (it ends when
-    they have), so the critical path runs through them."""
+    """What ``rec`` waited for, for the critical path: its dependencies, and a mapped task's
+    children too (it ends when they have; the log's reader adds them the same way)."""
     kids = rec.children
     if not kids:
         return rec.spec.all_deps
@@ -85,6 +85,8 @@ def task_facts(rec: TaskRecord, deps: Sequence[str]) -> dict[str, Any]:
         facts["reports"] = rec.reports
     if deps:
         facts["deps"] = list(deps)
+    if rec.children is not None:
+        facts["children"] = [c.id for c in rec.children]
     return facts
 
 
