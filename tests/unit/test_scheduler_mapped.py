@@ -292,3 +292,33 @@ def test_each_is_checked_before_the_run() -> None:
         TaskSpec("x", NOOP, args=(Each(Ref("a")), Each(Each(Ref("b")))))
     assert TaskSpec("x", NOOP, args=([Each(Ref("a"))],)).all_deps == ("a",)
     assert TaskSpec("x", NOOP, kwargs={"k": Each(Ref("a"))}).mapped
+
+
+def test_an_id_a_child_will_take_is_refused_before_the_run() -> None:
+    from orchestrator import TaskGraph
+    from orchestrator.model.errors import DuplicateTaskError
+
+    with pytest.raises(DuplicateTaskError, match=r"^task id 'research\[0\]' is taken by a child "
+                                                 r"of mapped task 'research'$"):
+        TaskGraph(pipeline() + [t("research[0]")])
+    assert len(TaskGraph(pipeline() + [t("research[x]"), t("other[0]")])) == 5
+
+
+def test_add_tasks_admits_new_tasks_into_a_running_graph() -> None:
+    h = Harness([t("a"), t("b")], workers=2)
+    h.finish("a", value=1)
+    added = h.sched.add_tasks([TaskSpec("c", NOOP, args=(Ref("a"),)),
+                               TaskSpec("d", NOOP, args=(Ref("c"), Ref("b")))])
+    h.step()
+    assert [r.id for r in added] == ["c", "d"] and sorted(h.running) == ["b", "c"]
+    assert h.ex.attempt_of("c").args == (1,)
+    h.finish("c", value=2)
+    h.fail("b")
+    res = h.result()
+    assert res["d"].status.value == "skipped" and res["d"].error is not None
+    assert res["d"].error.message == "task 'd' skipped: upstream task 'b' failed"
+    from orchestrator.model.errors import MissingDependencyError
+    h2 = Harness([t("a")], workers=1)
+    with pytest.raises(MissingDependencyError):
+        h2.sched.add_tasks([t("x", "nope")])
+    assert "x" not in h2.sched._records
