@@ -36,9 +36,9 @@ Mapped tasks
 
 TaskRecord fields
     ``spec``, ``seq``, ``rank`` and ``group`` never change; ``dependents`` only grows, when a
-    task admitted during the run (``add_tasks``) depends on the record. ``state`` changes only through
-    ``TaskRecord.move`` (the diagram is in ``state.py``); the DISPATCHED -> RUNNING move only in
-    ``AttemptTable.start``; everything else is bookkeeping the scheduler writes.
+    task admitted during the run (``add_tasks``) depends on the record. ``state`` changes only
+    through ``TaskRecord.move`` (the diagram is in ``state.py``); the DISPATCHED -> RUNNING move
+    only in ``AttemptTable.start``; everything else is bookkeeping the scheduler writes.
 
 Guarantee
     Every task reaches exactly one terminal state and exactly one terminal event is emitted for

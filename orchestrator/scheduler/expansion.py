@@ -153,11 +153,13 @@ class Expansion(Endings):
             rec = TaskRecord(spec, next(seqs), ranks[tid], tuple(below_of.get(tid, ())))
             rec.group = group
             for dep in spec.all_deps:
-                up = records.get(dep)
-                if up is None or not up.state.terminal:
+                if dep in new:  # its record lists this one among its dependents already
                     rec.waiting += 1
-                    if up is not None:
-                        up.dependents += (tid,)
+                    continue
+                up = records[dep]
+                if not up.state.terminal:
+                    rec.waiting += 1
+                    up.dependents += (tid,)
             records[tid] = rec
             out.append(rec)
         self._unfinished += len(out)

@@ -44,12 +44,17 @@ def task_result(rec: TaskRecord, children: tuple[TaskResult, ...] | None = None)
 def results_in_order(order: Iterable[str], records: Mapping[str, TaskRecord],
                      ) -> dict[str, TaskResult]:
     """id -> TaskResult for the ids in ``order`` that have a record, each mapped task's
-    children (recursively) just before it, in index order."""
+    children (recursively) just before it, in index order; then the tasks admitted during the
+    run (``add_tasks``), in the order they came."""
     out: dict[str, TaskResult] = {}
     for tid in order:
         rec = records.get(tid)
         if rec is not None:
             _add_result(out, rec)
+    if len(out) < len(records):
+        for tid, rec in records.items():
+            if tid not in out and rec.group is None:
+                _add_result(out, rec)
     return out
 
 
