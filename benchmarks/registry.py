@@ -44,6 +44,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("fanout", "benchmarks.fanout",
               "a mapped task expanding into 2,000 and 10,000 no-op children: the expansion's "
               "share of the run"),
+    Benchmark("dask", "benchmarks.dask",
+              "Dask executor: runner cost vs raw client.submit, sleep speedup, kill latency",
+              optional=True),
     Benchmark("telemetry", "benchmarks.telemetry_overhead",
               "cost of the event stream and its sinks", optional=True),
 )
