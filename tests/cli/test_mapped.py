@@ -33,7 +33,7 @@ def test_a_mapped_workflow_runs_and_reports_each_child(tmp_path: Path) -> None:
     assert group["children"] == ["double[0]", "double[1]", "double[2]"]
     assert group["attempts"] == 0
     events = read_events(log)
-    assert events[0]["data"]["schema_minor"] == 2
+    assert events[0]["data"]["schema_minor"] == 3
     expanded = [e for e in events if e["type"] == "task.expanded"]
     assert [(e["task_id"], e["data"]) for e in expanded] == [
         ("double", {"n": 3, "children": ["double[0]", "double[1]", "double[2]"]})]
