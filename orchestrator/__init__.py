@@ -57,7 +57,7 @@ from .model.graph import TaskGraph
 from .model.policy import OrchestrationPolicy, RetryPolicy
 from .model.resources import RateLimit, ResourceUsage
 from .model.results import OrchestrationResult, RunMetrics, TaskError, TaskResult, TaskStatus
-from .model.spec import Ref, TaskSpec
+from .model.spec import Each, Ref, TaskSpec
 from .report import write_report
 from .telemetry.costs import CostAdapter, CostModel, CpuTimeCost, ReportedCost, SumCost
 from .telemetry.events import SCHEMA_VERSION, Event, EventType
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "TaskSpec", "Ref", "TaskGraph", "RetryPolicy", "OrchestrationPolicy", "RateLimit",
+    "TaskSpec", "Ref", "Each", "TaskGraph", "RetryPolicy", "OrchestrationPolicy", "RateLimit",
     "RetryAfter", "ResourceUsage",
     "execute_graph", "execute_parallel", "iter_parallel", "execute_graph_async",
     "execute_parallel_async",

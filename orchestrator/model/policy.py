@@ -175,6 +175,8 @@ class OrchestrationPolicy:
     ``critical_path_first``: order ready tasks by their longest remaining path (else FIFO).
     ``resources``: the capacity of each resource name tasks hold (``"cpu"`` defaults to the
     usable cores); ``rate_limits``: a ``RateLimit`` token bucket per name (``model/resources.py``).
+    ``max_expansion``: the most children one mapped task (``Each``) may expand into; a longer
+    sequence fails the mapped task and starts none of them.
     """
 
     max_concurrency: int = field(default_factory=default_concurrency)
@@ -191,6 +193,7 @@ class OrchestrationPolicy:
     memory_check_interval: float = 0.05
     resources: Mapping[str, float] = field(default_factory=dict)
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
+    max_expansion: int = 10_000
 
     def __post_init__(self) -> None:
         o = "OrchestrationPolicy"
@@ -224,6 +227,9 @@ class OrchestrationPolicy:
         i = self.memory_check_interval
         _require(_is_seconds(i) and i > 0, o, "memory_check_interval", i,
                  f"a number of seconds > 0 and <= {MAX_SECONDS:g}")
+        x = self.max_expansion
+        _require(isinstance(x, int) and not isinstance(x, bool) and x >= 0, o, "max_expansion",
+                 x, "an integer >= 0")
 
     @property
     def pending_limit(self) -> int:

@@ -4,7 +4,8 @@ A task's failure is a value (``TaskResult.error``, a picklable ``TaskError``), n
 ``TaskError.kind`` keeps apart "the callable raised" (``exception``), "it ran too long"
 (``timeout``), "its worker died" (``crash``), "it used too much memory" (``memory``), "its
 arguments or result could not cross the process boundary" (``pickling``), "the run stopped it"
-(``cancelled``) and "an upstream task failed" (``upstream``).
+(``cancelled``), "an upstream task failed" (``upstream``), "a mapped task could not expand"
+(``expansion``) and "some of a mapped task's children did not succeed" (``mapped``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ class TaskStatus(str, enum.Enum):
         return self.value
 
 
-ErrorKind = Literal["exception", "timeout", "crash", "memory", "pickling", "cancelled", "upstream"]
+ErrorKind = Literal["exception", "timeout", "crash", "memory", "pickling", "cancelled", "upstream",
+                    "expansion", "mapped"]
 
 
 class RemoteTraceback(Exception):
@@ -113,6 +115,9 @@ class TaskResult:
     attempt; ``worker`` the address of the cluster worker it ran on (``None`` on this machine).
     ``reused_from``: the run whose stored result this one is (a resumed or cached task: it did
     not run, ``attempts`` is 0 and its times are those it had in that run); None when it ran.
+    ``children``: a mapped task's (``Each``) children's results in index order, ``None`` for any
+    other task (and for a mapped task that could not expand); its ``value`` is then the list of
+    their values, a failed child's ``TaskError`` in its place.
     """
 
     id: str
@@ -132,10 +137,16 @@ class TaskResult:
     tags: Mapping[str, Any] = field(default_factory=dict)
     worker: str | None = None
     reused_from: str | None = None
+    children: tuple[TaskResult, ...] | None = None
 
     @property
     def ok(self) -> bool:
         return self.status is TaskStatus.SUCCEEDED
+
+    @property
+    def mapped(self) -> bool:
+        """Whether this is a mapped task's result (see ``children``)."""
+        return self.children is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -155,6 +166,7 @@ class TaskResult:
             "peak_rss": self.peak_rss,
             "reports": dict(self.reports),
             "reused_from": self.reused_from,
+            **({} if self.children is None else {"children": [c.id for c in self.children]}),
         }
 
 

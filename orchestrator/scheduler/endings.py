@@ -40,6 +40,9 @@ __all__ = ["Endings"]
 S = TaskState
 _FAILED = (S.FAILED, S.TIMED_OUT)
 _UNSUCCESSFUL = (S.FAILED, S.TIMED_OUT, S.SKIPPED, S.CANCELLED)
+# A mapped task's failure names its failed children (or why it could not expand): a task
+# skipped for it repeats that, so the skip reason says which child failed and how.
+_OWN_REASON = ("mapped", "expansion")
 
 
 class Endings:
@@ -124,7 +127,7 @@ class Endings:
         if self.store is not None:
             self.events.hold()  # seen only once it is on disk (RunBinding.settle)
         if self.events.handler is not None:
-            deps = self._graph.deps(rec.id) if self._graph is not None else ()
+            deps = rec.spec.all_deps
             if rec.reused_from is not None and self.store is not None:
                 self.events.task_event(EventType.TASK_REUSED, rec,
                                        data=self.store.reused_facts(rec, deps))
@@ -210,8 +213,11 @@ class Endings:
                 error = parent.error
                 root = (error.upstream if error and error.kind == "upstream"
                         and error.upstream else parent.id)
-                status = self._records[root].state.value if root in self._records else "failed"
-                child.error = upstream_error(child.id, root, status)
+                up = self._records.get(root)
+                status = up.state.value if up is not None else "failed"
+                because = (up.error.message if up is not None and up.error is not None
+                           and up.error.kind in _OWN_REASON else None)
+                child.error = upstream_error(child.id, root, status, because)
                 self._end(child, S.SKIPPED, skip_below=False)
             if child.dependents:
                 stack.append((child, iter(child.dependents)))

@@ -1,16 +1,16 @@
 """The Scheduler: start, step, done, abort, result; the input it pulls and the attempts it sends.
 
-It is built in three layers, each calling only the one below: ``Endings`` (every path to a
-terminal state), ``Reactions`` (what each executor event and timer does) and this class, which
-drives them. The design (what the loop reacts to, the ready-queue order, the record's
-invariants, the one-terminal-event guarantee) is in the package docstring.
+It is built in four layers, each calling only the one below: ``Endings`` (every path to a
+terminal state), ``Expansion`` (mapped tasks, tasks admitted during the run), ``Reactions``
+(what each executor event and timer does) and this class, which drives them. The design (what
+the loop reacts to, the ready-queue order, the record's invariants, the one-terminal-event
+guarantee) is in the package docstring.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..clock import Clock
@@ -21,9 +21,9 @@ from ..model.policy import OrchestrationPolicy
 from ..model.results import OrchestrationResult, RunMetrics, TaskResult
 from ..model.spec import TaskSpec, substitute_refs
 from ..telemetry.events import SCHEMA_MINOR, EventHandler, EventType
-from ..telemetry.metrics import compute_metrics
 from .emitter import RunEvents
 from .facts import policy_summary, state_counts, task_result
+from .figures import ordered_results, run_cost, run_metrics
 from .reactions import Reactions
 from .records import TaskRecord
 from .state import StopReason, TaskState
@@ -221,45 +221,28 @@ class Scheduler(Reactions):
                   "retries": self._retries, "workers": self.policy.max_concurrency, **extra})
 
     def _task_results(self) -> dict[str, TaskResult]:
-        """id -> TaskResult in graph order (a retained flat batch: pulled order; a streaming
-        one has none); built once when the run is done (gates, then the final result, then the
-        CLI all read it)."""
+        """id -> TaskResult in graph order; built once when the run is done (gates, then the
+        final result, then the CLI all read it)."""
         if self._results is not None:
             return self._results
-        records = self._records
-        if self._graph is not None:
-            order = self._graph.topological_order()
-        else:
-            order = list(records) if self.retain else []
-        tasks = {tid: task_result(records[tid]) for tid in order if tid in records}
+        tasks = ordered_results(self._records, self._graph, self.retain)
         if self.done:
             self._results = tasks
         return tasks
 
     def _metrics(self, results: Iterable[TaskResult]) -> RunMetrics:
-        wall = (self._finished_at or self.clock.now()) - self._started_at
-        deps = None
-        if self._graph is not None:
-            graph = self._graph
-            deps = {tid: graph.deps(tid) for tid in self._records}
         results = list(results)
-        metrics = compute_metrics(results, wall_time=wall, workers=self.policy.max_concurrency,
-                                  deps=deps, cost_estimate=self._cost_of(results))
-        if self._admission.used:
-            end = self._finished_at or self.clock.now()
-            metrics = replace(metrics, resources=self._admission.figures(self._started_at, end))
-        return metrics
+        return run_metrics(self._records, self._graph, results, self._admission,
+                           started=self._started_at, now=self._finished_at or self.clock.now(),
+                           workers=self.policy.max_concurrency,
+                           cost_estimate=self._cost_of(results))
 
     def resources_in_use(self) -> dict[str, float]:
         """Resource name -> amount held by attempts now (all 0 once the run is over)."""
         return self._admission.in_use()
 
     def _cost_of(self, results: list[TaskResult]) -> float | None:
-        if self.cost is None or not self.retain:
-            return None
-        # A reused task cost nothing in this run: what it reported was spent in another.
-        value = self.cost.estimate([r for r in results if r.reused_from is None])
-        return None if value is None else float(value)  # None: nobody priced the run
+        return run_cost(self.cost, results) if self.retain else None
 
     # -- input and dispatch --------------------------------------------------------------------
 
@@ -324,11 +307,10 @@ class Scheduler(Reactions):
             self._attempts.open(rec, attempt)
 
     def _take_stored(self) -> None:
-        """End the ready tasks that take a stored result (no worker needed); what they make
-        ready may take one too, and a flat batch pulls more. A loop, not recursion: a chain
-        of reused tasks can be longer than the recursion limit. At most ``REUSED_PER_STEP``
-        per step (one commit for them all), so a streamed run's memory stays flat; the next
-        step comes at once. Mutates."""
+        """End the ready tasks that take a stored result (no worker needed), and what they make
+        ready. A loop, not recursion: a chain of reused tasks can outgrow the recursion limit.
+        At most ``REUSED_PER_STEP`` a step (one commit), so a streamed run's memory stays flat;
+        the next step comes at once. Mutates."""
         taken = 0
         while self._reusable and self._stopping is None and taken < REUSED_PER_STEP:
             rec = self._reusable.popleft()
@@ -362,9 +344,3 @@ class Scheduler(Reactions):
             self._end(rec, S.FAILED)
             return None
         return attempt
-
-    def _ref_value(self, task_id: str) -> Any:
-        rec = self._records[task_id]
-        if rec.state is S.SUCCEEDED:
-            return rec.value
-        return rec.error  # on_failure="continue": a Ref to a failed task gives its TaskError

@@ -18,7 +18,7 @@ from ..executors.base import (
 )
 from ..telemetry.events import EventType
 from .attempts import Entry
-from .endings import Endings
+from .expansion import Expansion
 from .facts import merge_reports
 from .records import TaskRecord
 from .state import LOST_ENDS, KillReason, StopReason, TaskState
@@ -30,7 +30,7 @@ __all__ = ["Reactions"]
 S = TaskState
 
 
-class Reactions(Endings):
+class Reactions(Expansion):
     """The scheduler's reactions to the executor's events and to its timers (each one decides
     and hands the ending to ``Endings``)."""
 

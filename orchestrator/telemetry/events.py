@@ -32,6 +32,7 @@ class EventType:
     TASK_STARTED: Final = "task.started"
     TASK_RETRY_SCHEDULED: Final = "task.retry_scheduled"
     TASK_KILL: Final = "task.kill"
+    TASK_EXPANDED: Final = "task.expanded"
     TASK_SUCCEEDED: Final = "task.succeeded"
     TASK_FAILED: Final = "task.failed"
     TASK_TIMED_OUT: Final = "task.timed_out"
@@ -50,7 +51,7 @@ class EventType:
 
     ALL: Final = (
         RUN_STARTED, RUN_FINISHED, TASK_READY, TASK_STARTED, TASK_RETRY_SCHEDULED, TASK_KILL,
-        TASK_SUCCEEDED, TASK_FAILED, TASK_TIMED_OUT, TASK_CANCELLED, TASK_SKIPPED,
+        TASK_EXPANDED, TASK_SUCCEEDED, TASK_FAILED, TASK_TIMED_OUT, TASK_CANCELLED, TASK_SKIPPED,
         WORKER_STARTED, WORKER_DIED, GATE_PASSED, GATE_FAILED, SINK_LAGGING, TASK_WAITING,
         RATE_PAUSED, TASK_REUSED, TASK_UNCACHEABLE, STORE_STOPPED,
     )

@@ -275,7 +275,9 @@ def metrics_from_events(events: Iterable[Event], run_id: str | None = None) -> R
         deps = {}
         for e in run:
             if e.type in TERMINAL_EVENT_TYPES and e.task_id is not None:
-                deps[e.task_id] = tuple(_data(e).get("deps", ()))
+                # A mapped task (1.2) ends after its children: they count as its deps here.
+                facts = _data(e)
+                deps[e.task_id] = tuple(facts.get("deps", ())) + tuple(facts.get("children", ()))
     data = _data(finished)
     try:
         metrics = compute_metrics(list(results.values()), wall_time=finished.duration,

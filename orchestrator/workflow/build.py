@@ -18,7 +18,7 @@ from ..model.errors import CycleError, OrchestratorError
 from ..model.graph import TaskGraph
 from ..model.policy import OrchestrationPolicy, RetryPolicy
 from ..model.resources import RateLimit, check_fits
-from ..model.spec import Ref, TaskSpec
+from ..model.spec import Each, Ref, TaskSpec
 from .documents import Document
 from .graph_check import graph_problems
 from .problems import Path, Problem, WorkflowError
@@ -229,9 +229,27 @@ def _refs_to_objects(value: Any, path: Path, doc: Document, refs: dict[str, Path
                 return None
             refs.setdefault(target, path)
             return Ref(target)
+        if "$each" in value:
+            return _each_to_object(value, path, doc, refs, problems)
         return {k: _refs_to_objects(v, path + (k,), doc, refs, problems)
                 for k, v in value.items()}
     return value
+
+
+def _each_to_object(value: dict[str, Any], path: Path, doc: Document, refs: dict[str, Path],
+                    problems: list[Problem]) -> Any:
+    """``{"$each": {"$ref": "id"}}`` (or a nested ``$each``, or a list) as ``Each(...)``."""
+    source = value["$each"]
+    inner = path + ("$each",)
+    if (len(value) != 1 or not (isinstance(source, list) or (
+            isinstance(source, dict) and len(source) == 1
+            and ("$ref" in source or "$each" in source)))):
+        problems.append(doc.problem(path, 'a {"$each": ...} object takes exactly one key, '
+                                          '"$each", whose value is {"$ref": "id"}, another '
+                                          f'{{"$each": ...}} or a list; got {value!r}'))
+        return None
+    built = _refs_to_objects(source, inner, doc, refs, problems)
+    return None if built is None else Each(built)
 
 
 def _task_retry(doc: Document, raw: Mapping[str, Any], path: Path, run_retry: RetryPolicy,

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Callable
 
 from orchestrator import (
+    Each,
     FakeClock,
     OrchestrationPolicy,
     RateLimit,
+    Ref,
     RetryAfter,
     RetryPolicy,
     TaskGraph,
@@ -128,8 +130,33 @@ def rate_limited_with_retry_after() -> tuple[OrchestrationResult, list[Event]]:
     return sched.result(), events
 
 
+def mapped_fan_out() -> tuple[OrchestrationResult, list[Event]]:
+    """plan -> research (mapped: 3 children, one fails) -> merge, on_failure='continue'; and
+    an empty mapped task beside it."""
+    tasks = [t("plan"), TaskSpec("research", "workers.agents:noop", args=(Each(Ref("plan")),)),
+             TaskSpec("merge", "workers.agents:noop", args=(Ref("research"),)),
+             TaskSpec("none", "workers.agents:noop", args=(Each(()),))]
+    sched, ex, clock, events = start(tasks, on_failure="continue")
+    clock.advance(0.25)
+    ex.finish("plan", ["x", "y", "z"], duration=0.25)
+    settle(sched)
+    clock.advance(0.5)
+    ex.finish("research[0]", 1, duration=0.5, cpu_time=0.5)
+    ex.fail("research[1]", "no sources", duration=0.5)
+    settle(sched)
+    clock.advance(0.75)
+    ex.finish("research[2]", 3, duration=0.75)
+    settle(sched)
+    clock.advance(0.125)
+    ex.finish("merge", "merged", duration=0.125)
+    settle(sched)
+    assert sched.done, ex.running()
+    return sched.result(), events
+
+
 SCENARIOS: dict[str, Scenario] = {
     "rate_limited_with_retry_after": rate_limited_with_retry_after,
+    "mapped_fan_out": mapped_fan_out,
     "retries_timeouts_and_skips": retries_timeouts_and_skips,
     "cascade_cancels_the_rest": cascade_cancels_the_rest,
     "interrupted_during_retry_wait": interrupted_during_retry_wait,
