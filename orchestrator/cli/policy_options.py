@@ -86,6 +86,9 @@ POLICY_OPTIONS: tuple[PolicyOption, ...] = (
                  "Start the longest remaining chains first, or in submission order."),
     PolicyOption(("--memory-check-interval",), ("memory_check_interval",), float,
                  "Seconds between memory checks when a memory limit is set."),
+    PolicyOption(("--task-output",), ("task_output",), click.Path(file_okay=False),
+                 "Write what each task prints to DIR/<task-id>.stdout and .stderr. [default: "
+                 "stderr, each line prefixed [task-id]]"),
 )
 
 

@@ -91,6 +91,7 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, clu
         raise click.UsageError("--json and --events - both write to stdout; "
                                "send the events to a file")
     wf, overrides = _load(workflow, tasks_json, cluster, params)
+    _make_output_dir(wf.policy.task_output)
     problems = check_imports(wf)
     if problems:
         raise WorkflowError(problems)
@@ -124,6 +125,19 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, clu
     _print(result, document, code, as_json=as_json, quiet=quiet, human=human, color=color,
            logged=logged)
     ctx.exit(code)
+
+
+def _make_output_dir(directory: str | None) -> None:
+    """``--task-output``: the directory must be there and writable before anything runs."""
+    if directory is None:
+        return
+    try:
+        os.makedirs(directory, exist_ok=True)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError("not writable")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write task output to {directory!r}: "
+                                 f"{exc.strerror or exc}", param_hint="'--task-output'") from None
 
 
 def _load(workflow: str | None, tasks_json: str | None, cluster: str | None,

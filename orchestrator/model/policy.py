@@ -160,6 +160,9 @@ class OrchestrationPolicy:
     ``max_task_memory_mb``: resident memory (worker plus children) above which a task is killed.
     ``max_tasks_per_worker``: replace a worker after this many tasks (for agents that leak).
     ``critical_path_first``: order ready tasks by their longest remaining path (else FIFO).
+    ``task_output``: where what tasks write to stdout and stderr goes: None, the parent's stderr
+    (each line prefixed ``[task-id]``); or a directory, ``<dir>/<task-id>.stdout`` and ``.stderr``
+    (absolute, so every worker writes where the caller meant).
     """
 
     max_concurrency: int = field(default_factory=default_concurrency)
@@ -174,6 +177,7 @@ class OrchestrationPolicy:
     max_tasks_per_worker: int | None = None
     critical_path_first: bool = True
     memory_check_interval: float = 0.05
+    task_output: str | None = None
 
     def __post_init__(self) -> None:
         o = "OrchestrationPolicy"
@@ -204,6 +208,11 @@ class OrchestrationPolicy:
                  self.critical_path_first, "True or False")
         i = self.memory_check_interval
         _require(_is_number(i) and i > 0, o, "memory_check_interval", i, "a number of seconds > 0")
+        t = self.task_output
+        _require(t is None or (isinstance(t, str) and t != "" and "\0" not in t), o,
+                 "task_output", t, "a directory path, or None")
+        if t is not None and not os.path.isabs(t):
+            object.__setattr__(self, "task_output", os.path.abspath(t))
 
     @property
     def pending_limit(self) -> int:

@@ -80,12 +80,14 @@ class TaskError:
         if self.exception_bytes is not None:
             try:
                 exc = pickle.loads(self.exception_bytes)
-            except Exception:
+            except KeyboardInterrupt:
+                raise
+            except BaseException:  # SystemExit from a __reduce__ too: never out of here
                 exc = None
         if exc is None:
             exc = TaskFailedError(str(self))
-        if self.traceback:
-            exc.__cause__ = RemoteTraceback(self.traceback)
+        if self.traceback:  # not through the class's __setattr__: a frozen dataclass refuses
+            BaseException.__setattr__(exc, "__cause__", RemoteTraceback(self.traceback))
         return exc
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,6 +112,9 @@ class TaskResult:
     numbers summed over the attempts that finished (a failed try's cost was still spent), other
     values as the latest attempt gave them. ``worker_pid`` is the process that ran the last
     attempt; ``worker`` the address of the cluster worker it ran on (``None`` on this machine).
+    ``stdout_tail`` and ``stderr_tail``: the last 4 KiB (``workers.output.TAIL_LIMIT``) of what
+    the last attempt that finished wrote to each stream, or None when it wrote nothing there
+    (an attempt killed in its worker cannot send its tail; its output was still forwarded).
     """
 
     id: str
@@ -128,6 +133,8 @@ class TaskResult:
     reports: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, Any] = field(default_factory=dict)
     worker: str | None = None
+    stdout_tail: str | None = None
+    stderr_tail: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -150,6 +157,8 @@ class TaskResult:
             "cpu_time": self.cpu_time,
             "peak_rss": self.peak_rss,
             "reports": dict(self.reports),
+            "stdout_tail": self.stdout_tail,
+            "stderr_tail": self.stderr_tail,
         }
 
 

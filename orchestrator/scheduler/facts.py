@@ -34,7 +34,7 @@ def task_result(rec: TaskRecord) -> TaskResult:
         duration=rec.duration, worker_pid=rec.worker_pid, worker=rec.worker,
         retry_delays=tuple(rec.retry_delays), busy_time=rec.busy_time,
         cpu_time=rec.cpu_time, peak_rss=rec.peak_rss, reports=rec.reports,
-        tags=rec.spec.tags,
+        tags=rec.spec.tags, stdout_tail=rec.stdout_tail, stderr_tail=rec.stderr_tail,
     )
 
 
@@ -49,6 +49,10 @@ def task_facts(rec: TaskRecord, deps: Sequence[str]) -> dict[str, Any]:
         facts["peak_rss"] = rec.peak_rss
     if rec.reports:
         facts["reports"] = rec.reports
+    if rec.stdout_tail is not None:
+        facts["stdout_tail"] = rec.stdout_tail
+    if rec.stderr_tail is not None:
+        facts["stderr_tail"] = rec.stderr_tail
     if deps:
         facts["deps"] = list(deps)
     return facts

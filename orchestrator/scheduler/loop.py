@@ -274,7 +274,7 @@ class Scheduler(Reactions):
             kwargs = substitute_refs(kwargs, self._ref_value)
         timeout = spec.timeout if spec.timeout is not None else self.policy.task_timeout
         attempt = Attempt(next(self._tickets), spec.id, rec.attempt + 1, spec.fn, args, kwargs,
-                          timeout)
+                          timeout, output=self.policy.task_output)
         try:
             self.executor.prepare(attempt)
         except SerializationError as exc:

@@ -23,6 +23,7 @@ class TaskRecord:
         "started_at", "finished_at", "duration", "busy_time", "worker_pid", "worker",
         "retry_delays",
         "kill_reason", "cpu_time", "peak_rss", "rss_seen", "reports", "last_failure",
+        "stdout_tail", "stderr_tail",
     )
 
     def __init__(self, spec: TaskSpec, seq: int, rank: float, dependents: tuple[str, ...]) -> None:
@@ -48,6 +49,8 @@ class TaskRecord:
         self.rss_seen: int | None = None  # the largest the memory checks saw, for the error
         self.reports: dict[str, Any] = {}
         self.last_failure: TaskState | None = None  # how it ends if its retry never runs
+        self.stdout_tail: str | None = None  # of the last attempt that finished
+        self.stderr_tail: str | None = None
 
     @property
     def id(self) -> str:
