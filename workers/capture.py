@@ -56,17 +56,19 @@ def dumps_value(value: Any) -> bytes:
 
 
 def _pickled_if_round_trips(exc: BaseException) -> bytes | None:
+    # BaseException: a __reduce__ that calls sys.exit() must not end the worker (SIGINT is
+    # ignored here, so no KeyboardInterrupt is swallowed).
     try:
         data = pickle.dumps(exc, PICKLE_PROTOCOL)
         if b"__main__" not in data:
             pickle.loads(data)
             return data
-    except Exception:
+    except BaseException:
         pass
     try:
         data = _exception_pickler_dumps(exc)
         pickle.loads(data)
-    except Exception:
+    except BaseException:
         return None
     return data
 

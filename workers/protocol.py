@@ -23,8 +23,8 @@ Worker -> parent
             bytes themselves (form RAW: never copied into a pickle on either side); error is None
         not ok: value is None; error is ``(kind, type, message, traceback, type_chain,
             exception_bytes)``
-        reports: the pickled dict of ``report()`` figures, or None (pickled apart, so that the
-            header always unpickles: only these figures are lost if they do not)
+        reports: ``{name: pickled figure}`` of ``report()``, or None (each pickled apart, so
+            that the header always unpickles and a figure that does not is the only one lost)
         tails: None, or ``(stdout_tail, stderr_tail)`` (str or None each) of the attempt
         retire: the task left a thread running; the worker exits right after this message
 
@@ -102,7 +102,8 @@ def encode_ready(pid: int) -> bytes:
 
 
 def encode_done(ticket: int, ok: bool, form: int, value: bytes | None, error: ErrorTuple | None,
-                run_s: float, cpu_s: float, peak_rss: int | None, reports: bytes | None,
+                run_s: float, cpu_s: float, peak_rss: int | None,
+                reports: dict[str, bytes] | None,
                 tails: Tuple[str | None, str | None] | None = None,
                 retire: bool = False) -> Frames:
     """DONE's frames (every field is already plain data: this cannot fail)."""

@@ -191,15 +191,22 @@ def _dumps(value: Any) -> bytes:
     return dumps_value(value)
 
 
-def _reports(reports: dict[str, Any]) -> bytes | None:
-    """The reports, pickled here so that the DONE header always unpickles in the parent (which
-    then fails only this task's reports if they do not)."""
+def _reports(reports: dict[str, Any]) -> dict[str, bytes] | None:
+    """The reports, each figure pickled apart here: the DONE header always unpickles in the
+    parent, and a figure that cannot be pickled here or unpickled there is the only one lost
+    (``reports_error`` says which, on the result)."""
     if not reports:
         return None
-    try:
-        return _dumps(reports)
-    except BaseException as exc:  # unpicklable reports: keep the result, say what was lost
-        return _dumps({"reports_error": f"reports could not be pickled: {safe_str(exc)}"})
+    out: dict[str, bytes] = {}
+    lost: list[str] = []
+    for name, value in reports.items():
+        try:
+            out[name] = _dumps(value)
+        except BaseException as exc:  # keep the result and the other figures
+            lost.append(f"{name!r} could not be pickled in the worker: {safe_str(exc)}")
+    if lost:
+        out["reports_error"] = _dumps("; ".join(lost))
+    return out
 
 
 def _pickling_error(task_id: str, what: str, exc: BaseException) -> ErrorTuple:

@@ -210,20 +210,25 @@ def finished_value(task_id: str, ok: bool, form: int, payload: Any,
                     f"{_safe_str(exc)}")
 
 
-def finished_reports(task_id: str, raw: bytes | None) -> Mapping[str, Any]:
-    """The ``report()`` figures of a DONE (pickled apart in the worker). Figures that cannot be
-    unpickled here are dropped, and ``reports_error`` says so on the result."""
-    if raw is None:
+def finished_reports(task_id: str, raw: Mapping[str, bytes] | None) -> Mapping[str, Any]:
+    """The ``report()`` figures of a DONE, each pickled apart in the worker. A figure that
+    cannot be unpickled here is dropped, and ``reports_error`` on the result says which."""
+    if not raw:
         return {}
-    try:
-        reports = pickle.loads(raw)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:
-        return {"reports_error": f"task {task_id!r}: its reports could not be unpickled in "
-                                 f"the parent, dropped: {type(exc).__qualname__}: "
-                                 f"{_safe_str(exc)}"}
-    return reports if isinstance(reports, dict) else {}
+    reports: dict[str, Any] = {}
+    lost: list[str] = []
+    for name, data in raw.items():
+        try:
+            reports[name] = pickle.loads(data)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit from a __reduce__ too
+            lost.append(f"{name!r} could not be unpickled in the parent: "
+                        f"{type(exc).__qualname__}: {_safe_str(exc)}")
+    if lost:
+        worker_side = reports.pop("reports_error", None)
+        reports["reports_error"] = "; ".join(([worker_side] if worker_side else []) + lost)
+    return reports
 
 
 def attempt_finished(task_id: str, ticket: int, pid: int | None, at: float,

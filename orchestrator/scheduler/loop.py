@@ -253,7 +253,8 @@ class Scheduler(Reactions):
             if attempt is None:
                 if self._stopping is not None:
                     return
-                continue
+                self._pull()  # it ended here: its place in the window is free (else, with
+                continue  # nothing running, no event ever comes to pull the next one)
             if not executor.submit(attempt, queue=queue):
                 ready.push(rec)
                 return
