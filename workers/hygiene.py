@@ -92,7 +92,7 @@ class Baseline:
     def _signals(self) -> None:
         now = tuple(map(_getsignal, _SIGNALS))
         if now != self.signals:
-            for sig, was, handler in zip(_SIGNALS, self.signals, now):
+            for sig, was, handler in zip(_SIGNALS, self.signals, now, strict=True):
                 if handler is not was and was is not None:  # None: set from C, unknown here
                     signal.signal(sig, was)
         if self.mask is not None:

@@ -26,7 +26,6 @@ from .protocol import (
     EXIT,
     FN_PATH,
     INLINE_LIMIT,
-    PICKLE_PROTOCOL,
     PICKLED,
     RAW,
     RESET,

@@ -18,7 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import OrchestrationPolicy, TaskFailedError, TaskSpec, TaskStatus, execute_parallel
+from orchestrator import (
+    OrchestrationPolicy,
+    TaskFailedError,
+    TaskSpec,
+    TaskStatus,
+    execute_parallel,
+)
 
 from . import hygiene_tasks as t
 

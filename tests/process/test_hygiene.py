@@ -7,9 +7,7 @@ changed things (else the test would prove nothing)."""
 
 from __future__ import annotations
 
-import os
 import signal
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest

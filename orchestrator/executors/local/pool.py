@@ -20,13 +20,13 @@ from ...clock import Clock, MonotonicClock
 from ...model.errors import PoolError
 from ..base import (
     Attempt,
-    attempt_finished,
     AttemptLost,
     AttemptRequeued,
     AttemptStarted,
     ExecutorEvent,
     WorkerExited,
     WorkerStarted,
+    attempt_finished,
 )
 from ..pickling import dumps_arguments
 from .slots import KILLING, READY, RETIRING, Slot
