@@ -48,6 +48,13 @@ def plain_multiprocessing() -> None:
         multiprocessing.set_start_method(None, force=True)  # back to the platform's default
 
 
+def _wakeup_fd(fd: int) -> int:
+    try:
+        return signal.set_wakeup_fd(fd)
+    except ValueError:  # not the main thread (a runner embedded elsewhere): nothing to do
+        return -1
+
+
 def _getsignal(sig: int) -> Any:
     try:
         return signal.getsignal(sig)
@@ -62,6 +69,8 @@ class Baseline:
         self.signals = tuple(map(_getsignal, _SIGNALS))
         self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, ()) \
             if hasattr(signal, "pthread_sigmask") else None
+        self.wakeup_fd = _wakeup_fd(-1)
+        _wakeup_fd(self.wakeup_fd)
         self.cwd = os.getcwd()
         self.path_obj = sys.path
         self.path = list(sys.path)
@@ -78,10 +87,7 @@ class Baseline:
         self._signals()
         for timer in _TIMERS:
             signal.setitimer(timer, 0)
-        try:
-            signal.set_wakeup_fd(-1)
-        except ValueError:  # not the main thread (a runner embedded elsewhere)
-            pass
+        _wakeup_fd(self.wakeup_fd)
         self._files_and_paths()
         if sys.gettrace() is not None:
             sys.settrace(None)

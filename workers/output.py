@@ -11,7 +11,8 @@ What an attempt wrote is forwarded, line by line, to the parent's stderr as ``[t
 pump thread forwards what a long task writes while it runs (every ``PUMP_S``), so output shows up
 live and survives a kill up to the last pump; the rest goes when the attempt ends. The last
 ``TAIL_LIMIT`` bytes of each stream of the attempt come back on the result (``stdout_tail``,
-``stderr_tail``). The common case, no output at all, costs two ``fstat`` and two flushes.
+``stderr_tail``). The common case, no output at all, costs two ``fstat`` and two flushes. A
+task that points fd 1 or 2 elsewhere (``dup2``, ``close``) gets it pointed back after it.
 """
 
 from __future__ import annotations
@@ -38,15 +39,17 @@ def output_path(directory: str, task_id: str, stream: str) -> str:
 
 
 class _Stream:
-    __slots__ = ("name", "fd", "sent", "tail", "partial", "label")
+    __slots__ = ("name", "target", "fd", "ident", "sent", "tail", "partial")
 
-    def __init__(self, name: str, fd: int) -> None:
+    def __init__(self, name: str, target: int, fd: int) -> None:
         self.name = name
-        self.fd = fd
+        self.target = target  # 1 or 2
+        self.fd = fd  # our own descriptor of the capture file
+        st = os.fstat(fd)
+        self.ident = (st.st_dev, st.st_ino)
         self.sent = 0  # bytes of the file already forwarded
         self.tail = bytearray()
         self.partial = b""  # a line not yet ended, held back for its prefix
-        self.label = b""
 
 
 class Output:
@@ -70,15 +73,13 @@ class Output:
             os.unlink(path)
             os.close(fd)
             os.dup2(appending, target)
-            self.streams.append(_Stream(name, appending))
+            os.set_inheritable(appending, False)
+            self.streams.append(_Stream(name, target, appending))
         threading.Thread(target=self._pump, name="output-pump", daemon=True).start()
 
     def begin(self, task_id: str, attempt: int, directory: str | None) -> None:
         with self.lock:
             self.task_id, self.attempt, self.directory = task_id, attempt, directory
-            for s in self.streams:
-                s.label = (f"[{task_id}] " if s.name == "stdout"
-                           else f"[{task_id} stderr] ").encode("utf-8", "replace")
 
     def end(self) -> Tails | None:
         """Forward the rest of the attempt's output; its tails, or None when it wrote nothing."""
@@ -95,7 +96,15 @@ class Output:
         return tails[0], tails[1]
 
     def _finish(self, s: _Stream) -> str | None:
-        size = os.fstat(s.fd).st_size
+        try:
+            st = os.fstat(s.target)
+            moved = (st.st_dev, st.st_ino) != s.ident
+        except OSError:  # the task closed fd 1 or 2
+            moved = True
+        if moved:  # the task pointed fd 1 or 2 elsewhere: point it back for the next task
+            os.dup2(s.fd, s.target)
+            st = os.fstat(s.fd)
+        size = st.st_size
         if size == s.sent and not s.tail and not s.partial:
             return None
         self._forward(s, size)
@@ -128,7 +137,9 @@ class Output:
             if self.directory is not None:
                 self._append(s, lines)
             else:
-                out = b"".join(s.label + line + b"\n" for line in lines[:-1].split(b"\n"))
+                label = (f"[{self.task_id}] " if s.name == "stdout"
+                         else f"[{self.task_id} stderr] ").encode("utf-8", "replace")
+                out = b"".join(label + line + b"\n" for line in lines[:-1].split(b"\n"))
                 _write_all(self.parent_err, out)
         except OSError:
             pass  # the parent's stderr is gone, or the directory is not writable: keep the tail

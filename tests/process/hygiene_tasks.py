@@ -196,3 +196,18 @@ def report_worker_only() -> str:
 def report_unpicklable() -> str:
     current_task().report(cost=0.5, lock=threading.Lock())
     return "done"
+
+
+def redirect_fds() -> int:
+    """Point fd 1 at /dev/null and close fd 2, as a daemonising library might."""
+    fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 1)
+    os.close(fd)
+    os.close(2)
+    return os.getpid()
+
+
+def print_both() -> int:
+    print("out again")
+    print("err again", file=sys.stderr)
+    return os.getpid()

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from orchestrator import Event, OrchestrationPolicy, TaskSpec, TaskStatus, execute_parallel
+from orchestrator import (
+    Event,
+    OrchestrationPolicy,
+    TaskSpec,
+    TaskStatus,
+    execute_graph,
+    execute_parallel,
+)
 from orchestrator.telemetry.events import TERMINAL_EVENT_TYPES
 from workers.output import TAIL_LIMIT, output_path
 
@@ -96,3 +103,17 @@ def test_a_task_can_use_multiprocessing_as_outside_the_pool(pool, method):
     assert result["process"].value == 0
     for r in result:
         assert "cannot find context" not in (r.stderr_tail or "")
+
+
+def test_a_task_that_redirects_fd_1_or_closes_fd_2_does_not_blind_the_next(tmp_path):
+    from orchestrator import LocalPool
+
+    with LocalPool(1, spare_workers=0) as one:
+        result = execute_graph(
+            [TaskSpec("redirect", t.redirect_fds),
+             TaskSpec("next", t.print_both, deps=("redirect",))],
+            OrchestrationPolicy(max_concurrency=1), executor=one)
+    assert result.ok, [r.error for r in result.failed]
+    nxt = result["next"]
+    assert nxt.value == result["redirect"].value  # the same worker
+    assert (nxt.stdout_tail, nxt.stderr_tail) == ("out again\n", "err again\n")
