@@ -165,6 +165,7 @@ args = [1]
         "--max-tasks-per-worker": ("100", ("max_tasks_per_worker",), 100),
         "--fifo": (None, ("critical_path_first",), False),
         "--memory-check-interval": ("0.5", ("memory_check_interval",), 0.5),
+        "--task-output": (str(tmp_path / "out"), ("task_output",), str(tmp_path / "out")),
     }
     assert {o.field for o in POLICY_OPTIONS} == {f for _, f, _ in given.values()}
     args = [path, "--quiet"]
