@@ -23,7 +23,7 @@ which made the check cost ~115 us instead of ~4), four system calls (three timer
 
 from __future__ import annotations
 
-import _signal  # the C module: signal.getsignal wraps each answer in an enum (~4 us each)
+import _signal  # type: ignore[import-not-found]  # C: signal.getsignal wraps answers in enums
 import os
 import signal
 import sys
