@@ -14,7 +14,8 @@ from ..model.results import OrchestrationResult, TaskResult
 from .app import EXIT_GATE_REJECTED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_TASK_FAILED
 from .tables import task_table
 
-__all__ = ["plural", "outcome_message", "summary_lines", "metrics_line", "result_document"]
+__all__ = ["plural", "outcome_message", "summary_lines", "metrics_line", "resource_lines",
+           "result_document"]
 
 # Beyond this many tasks the table shows the tasks that did not succeed and counts the rest.
 TABLE_LIMIT = 40
@@ -87,16 +88,27 @@ def summary_lines(result: OrchestrationResult, *, color: bool) -> list[str]:
 
 
 def metrics_line(result: OrchestrationResult) -> str:
-    """``wall 2.41s  serial 7.80s  speedup 3.24x  cost n/a  (4 workers; 12 tasks: ...)``."""
+    """``wall 2.41s  busy 7.80s  parallelism 3.24x (busy/wall)  cost n/a  (4 workers; ...)``.
+
+    Busy over wall is how many tasks ran at once on average, not a gain over a serial run."""
     m = result.metrics
-    priced = m.cost_estimate is not None and (
-        m.cost_estimate != 0 or any("cost" in r.reports for r in result))
-    cost = f"{m.cost_estimate:.4g}" if priced else "n/a"  # nothing priced, nothing reported
+    cost = "n/a" if m.cost_estimate is None else f"{m.cost_estimate:.4g}"  # None: unknown
     retries = f"; {plural(m.retries, 'retry', 'retries')}" if m.retries else ""
-    return (f"wall {m.wall_time:.2f}s  serial {m.serial_time:.2f}s  "
-            f"speedup {m.speedup_vs_serial:.2f}x  cost {cost}  "
+    return (f"wall {m.wall_time:.2f}s  busy {m.serial_time:.2f}s  "
+            f"parallelism {m.parallelism:.2f}x (busy/wall)  cost {cost}  "
             f"({plural(m.workers, 'worker')}; {plural(m.tasks, 'task')}: "
             f"{_counts(result)}{retries})")
+
+
+def resource_lines(result: OrchestrationResult) -> list[str]:
+    """One line per resource the run's tasks held or waited for (none when no task names
+    one): ``resource api: capacity 3, peak 3, mean 2.41, waited 4.20s``."""
+    lines = []
+    for name, usage in result.metrics.resources.items():
+        capacity = "rate-limited" if usage.capacity is None else f"capacity {usage.capacity:g}"
+        lines.append(f"resource {name}: {capacity}, peak {usage.peak:g}, "
+                     f"mean {usage.mean:.2f}, waited {usage.wait:.2f}s")
+    return lines
 
 
 def _plain(value: Any) -> Any:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal, Mapping
 
 from .errors import TaskFailedError
+from .resources import ResourceUsage
 
 __all__ = [
     "TaskStatus",
@@ -166,15 +167,21 @@ class TaskResult:
 class RunMetrics:
     """Figures derived from the task results (never measured twice).
 
-    ``serial_time`` sums every attempt's run time: what one worker would have needed.
-    ``speedup_vs_serial`` = serial_time / wall_time. ``efficiency`` = speedup / workers.
+    ``serial_time`` sums every attempt's run time (busy time).
+    ``parallelism`` = serial_time / wall_time: busy over wall, how many tasks ran at once on
+    average. It is not the gain over a serial run: on a loaded machine each task runs slower in
+    parallel, so busy time grows (1.99x busy/wall against a real gain of 1.41-1.49x, issue 11).
+    ``speedup_vs_serial``: the same figure under its old name (an alias, kept for schema 1.2).
+    ``efficiency`` = parallelism / workers used.
     ``utilization`` = busy worker-seconds / (workers x wall time).
     ``critical_path`` = the longest dependency chain in measured durations (seconds).
+    ``resources``: name -> ``ResourceUsage`` (peak, time-weighted mean, total wait) for each
+    named resource the run's tasks held or waited for; empty when none did.
     """
 
     wall_time: float
     serial_time: float
-    speedup_vs_serial: float
+    parallelism: float
     efficiency: float
     utilization: float
     workers: int
@@ -185,12 +192,19 @@ class RunMetrics:
     critical_path: float
     cpu_time: float
     cost_estimate: float | None = None
+    resources: Mapping[str, ResourceUsage] = field(default_factory=dict)
+
+    @property
+    def speedup_vs_serial(self) -> float:
+        """``parallelism`` under its old name (busy/wall, not a measured gain): deprecated."""
+        return self.parallelism
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "wall_time": self.wall_time,
             "serial_time": self.serial_time,
-            "speedup_vs_serial": self.speedup_vs_serial,
+            "parallelism": self.parallelism,
+            "speedup_vs_serial": self.parallelism,  # the old name, for one minor version
             "efficiency": self.efficiency,
             "utilization": self.utilization,
             "workers": self.workers,
@@ -202,6 +216,9 @@ class RunMetrics:
             "cpu_time": self.cpu_time,
             "cost_estimate": self.cost_estimate,
         }
+        if self.resources:
+            out["resources"] = {name: u.to_dict() for name, u in self.resources.items()}
+        return out
 
 
 @dataclass(frozen=True)
