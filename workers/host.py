@@ -7,9 +7,9 @@ only while its attempt is registered (one lock orders both), so it never hits th
 next attempt; a dead runner's group is SIGKILLed before it is reaped, and what a kill signalled
 after; a runner a kill reached, or at its task limit, is retired; a replacement starts off the
 task's thread, so an outcome never waits for an interpreter. An outcome is ``("done", address,
-pid, ok, form, value, error, run_s, cpu_s, peak_rss, reports)`` (the runner's DONE, the value
-still pickled) or ``("lost", address, pid, exit_code, signal, cause)``; one that pickles to at
-most ``EVENT_LIMIT`` bytes is published (``["outcome", run, ticket, pickled]``) and the task
+pid, *DONE[2:])`` (the runner's DONE: value and reports still pickled, tails, retire) or
+``("lost", address, pid, exit_code, signal, cause)``; one that pickles to at most ``EVENT_LIMIT``
+bytes is published (``["outcome", run, ticket, pickled]``) and the task
 body returns ``SENT``. Light to import: no Dask (psutil loads with the first kill or sample).
 """
 
@@ -295,7 +295,7 @@ class Host:
             threading.Thread(target=self._release_and_replace, args=(runner,),
                              name="runner-replace", daemon=True).start()
             return ("lost", self.address, runner.proc.pid, *exit_status(code), runner.cause)
-        self._checkin(runner, limit)
+        self._checkin(runner, 0 if outcome[0] == "done" and outcome[-1] else limit)  # retire
         return outcome
 
     def _wait(self, runner: Runner, timeout: float | None) -> Outcome:

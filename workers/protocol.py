@@ -9,18 +9,24 @@ Every tag is distinct, so a stray message can never be read as another.
 
 Parent -> worker
     (DEFINE, fn_key, kind, payload)    kind FN_PATH: "pkg.mod:func"; FN_PICKLED: cloudpickle bytes
-    (RUN, ticket, fn_key, task_id, attempt, timeout, args)
+    (RUN, ticket, fn_key, task_id, attempt, timeout, output, args)
+        output: None (forward the attempt's stdout/stderr to the parent's stderr, each line
+            prefixed with the task id) or a directory (``--task-output``: a file per task)
         args: pickled ``(args, kwargs)``
     (RESET,)                           forget defined functions (a new run begins)
     (EXIT,)                            finish what was sent, then exit 0
 
 Worker -> parent
     (READY, pid)
-    (DONE, ticket, ok, form, value, error, run_s, cpu_s, peak_rss, reports)
+    (DONE, ticket, ok, form, value, error, run_s, cpu_s, peak_rss, reports, tails, retire)
         ok: ``value`` is the result, pickled (form PICKLED) or, for a large ``bytes`` result, the
             bytes themselves (form RAW: never copied into a pickle on either side); error is None
         not ok: value is None; error is ``(kind, type, message, traceback, type_chain,
             exception_bytes)``
+        reports: ``{name: pickled figure}`` of ``report()``, or None (each pickled apart, so
+            that the header always unpickles and a figure that does not is the only one lost)
+        tails: None, or ``(stdout_tail, stderr_tail)`` (str or None each) of the attempt
+        retire: the task left a thread running; the worker exits right after this message
 
 Parent -> reaper
     (WATCH, pid)                       a worker started
@@ -79,10 +85,12 @@ def encode_define(fn_key: Any, kind: int, payload: Any) -> bytes:
 
 
 def encode_run(ticket: int, fn_key: Any, task_id: str, attempt: int, timeout: float | None,
-               args: bytes) -> Frames:
+               args: bytes, output: str | None = None) -> Frames:
     if len(args) > INLINE_LIMIT:
-        return _dumps((RUN, ticket, fn_key, task_id, attempt, timeout, None), PICKLE_PROTOCOL), args
-    return _dumps((RUN, ticket, fn_key, task_id, attempt, timeout, args), PICKLE_PROTOCOL), None
+        return _dumps((RUN, ticket, fn_key, task_id, attempt, timeout, output, None),
+                      PICKLE_PROTOCOL), args
+    return _dumps((RUN, ticket, fn_key, task_id, attempt, timeout, output, args),
+                  PICKLE_PROTOCOL), None
 
 
 RESET_FRAME: Final = _dumps((RESET,), PICKLE_PROTOCOL)
@@ -95,13 +103,15 @@ def encode_ready(pid: int) -> bytes:
 
 def encode_done(ticket: int, ok: bool, form: int, value: bytes | None, error: ErrorTuple | None,
                 run_s: float, cpu_s: float, peak_rss: int | None,
-                reports: dict[str, Any]) -> Frames:
-    """DONE's frames; raises what pickling ``reports`` raises (the value is already bytes)."""
+                reports: dict[str, bytes] | None,
+                tails: Tuple[str | None, str | None] | None = None,
+                retire: bool = False) -> Frames:
+    """DONE's frames (every field is already plain data: this cannot fail)."""
     if value is not None and (form == RAW or len(value) > INLINE_LIMIT):
-        return _dumps((DONE, ticket, ok, form, None, error, run_s, cpu_s, peak_rss, reports),
-                      PICKLE_PROTOCOL), value
-    return _dumps((DONE, ticket, ok, form, value, error, run_s, cpu_s, peak_rss, reports),
-                  PICKLE_PROTOCOL), None
+        return _dumps((DONE, ticket, ok, form, None, error, run_s, cpu_s, peak_rss, reports,
+                       tails, retire), PICKLE_PROTOCOL), value
+    return _dumps((DONE, ticket, ok, form, value, error, run_s, cpu_s, peak_rss, reports, tails,
+                   retire), PICKLE_PROTOCOL), None
 
 
 def encode_watch(pid: int) -> bytes:
@@ -125,6 +135,6 @@ def receive(conn: Connection) -> Message:
     if tag == DONE:
         if msg[2] and msg[4] is None:
             return msg[:4] + (conn.recv_bytes(),) + msg[5:]
-    elif tag == RUN and msg[6] is None:
-        return msg[:6] + (conn.recv_bytes(),)
+    elif tag == RUN and msg[7] is None:
+        return msg[:7] + (conn.recv_bytes(),)
     return msg

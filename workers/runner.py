@@ -17,14 +17,15 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import context
-from .capture import capture, plain_error, safe_str
+from .capture import capture, dumps_value, plain_error, safe_str
+from .hygiene import Baseline, plain_multiprocessing
+from .output import Output
 from .process import kill_leftovers, prepare_process, reap_children, watch_parent
 from .protocol import (
     DEFINE,
     EXIT,
     FN_PATH,
     INLINE_LIMIT,
-    PICKLE_PROTOCOL,
     PICKLED,
     RAW,
     RESET,
@@ -46,22 +47,29 @@ __all__ = ["main"]
 def main(conn: Connection, lifeline: Connection | None, cwd: str | None = None) -> None:
     """Entry point of a worker process (the target the pool starts)."""
     prepare_process(cwd)
+    plain_multiprocessing()
     if lifeline is not None:
         watch_parent(lifeline.fileno())
-    Worker(conn).serve()
+    output = Output()
+    output.install()
+    Worker(conn, output).serve()
 
 
 class Worker:
-    """One worker's state: its pipe to the parent, the functions it was given, its memory probe."""
+    """One worker's state: its pipe to the parent, the functions it was given, its memory probe,
+    its captured output and the clean state every task starts from."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, output: Output) -> None:
         self.conn = conn
         self.functions: dict[Any, Callable[..., Any] | _Lazy | _Unpickle] = {}
         self.memory = PeakMemory()
+        self.output = output
+        self.baseline: Baseline | None = None
 
     def serve(self) -> None:
         """Answer the parent's messages until EXIT or until the parent is gone."""
         conn = self.conn
+        self.baseline = Baseline()
         conn.send_bytes(encode_ready(os.getpid()))
         while True:
             try:
@@ -85,9 +93,11 @@ class Worker:
             self.functions[key] = _Unpickle(payload)
 
     def run(self, ticket: int, fn_key: Any, task_id: str, attempt: int, timeout: float | None,
-            args_bytes: bytes) -> None:
-        """Run one attempt, end what it left running, and send its DONE."""
+            output_dir: str | None, args_bytes: bytes) -> None:
+        """Run one attempt, end what it left running, put back what it changed, send its DONE;
+        exit after it when the task left a thread running (the worker is not clean)."""
         self.memory.reset()
+        self.output.begin(task_id, attempt, output_dir)
         cpu0 = cpu_time()
         t0 = time.perf_counter()
         ctx = context.TaskContext(task_id, attempt, None if timeout is None else time.monotonic()
@@ -99,6 +109,8 @@ class Worker:
             context._set(None)
         run_s = time.perf_counter() - t0
         cpu_s = cpu_time() - cpu0
+        assert self.baseline is not None
+        clean = self.baseline.restore()
         form, payload = PICKLED, None
         if ok:
             if type(value) is bytes and len(value) > INLINE_LIMIT:
@@ -113,19 +125,21 @@ class Worker:
             del value
         if reap_children():
             kill_leftovers()  # before the result: when the parent has it, they are gone
+        tails = self.output.end()
         # Reading the peak costs ~8 us (the kernel renders /proc/self/status): more than a
         # sub-millisecond task itself, and on a busy machine it halved no-op throughput.
         peak = self.memory.peak() if run_s >= PEAK_RSS_MIN_RUN_S else None
-        try:
-            header, extra = encode_done(ticket, ok, form, payload, error, run_s, cpu_s, peak,
-                                        ctx.reports)
-        except BaseException as exc:  # unpicklable reports: keep the result, say what was lost
-            lost = {"reports_error": f"reports could not be pickled: {safe_str(exc)}"}
-            header, extra = encode_done(ticket, ok, form, payload, error, run_s, cpu_s, peak,
-                                        lost)
+        header, extra = encode_done(ticket, ok, form, payload, error, run_s, cpu_s, peak,
+                                    _reports(ctx.reports), tails, not clean)
         self.conn.send_bytes(header)
         if extra is not None:
             self.conn.send_bytes(extra)
+        if not clean:
+            # A thread the task started still runs: nothing can undo it, so this worker leaves
+            # (the parent replaces it, uncharged). Not a return: the thread might hold exit.
+            if reap_children():
+                kill_leftovers()
+            os._exit(0)
 
     def _call(self, fn_key: Any, task_id: str,
               args_bytes: bytes) -> tuple[bool, Any, ErrorTuple | None]:
@@ -173,13 +187,25 @@ class _Unpickle:
 
 
 def _dumps(value: Any) -> bytes:
-    try:
-        return pickle.dumps(value, PICKLE_PROTOCOL)
-    except Exception:
-        # Lambdas, closures and classes defined on the fly: cloudpickle handles them by value.
-        import cloudpickle
+    return dumps_value(value)
 
-        return cloudpickle.dumps(value, PICKLE_PROTOCOL)  # type: ignore[no-any-return]
+
+def _reports(reports: dict[str, Any]) -> dict[str, bytes] | None:
+    """The reports, each figure pickled apart here: the DONE header always unpickles in the
+    parent, and a figure that cannot be pickled here or unpickled there is the only one lost
+    (``reports_error`` says which, on the result)."""
+    if not reports:
+        return None
+    out: dict[str, bytes] = {}
+    lost: list[str] = []
+    for name, value in reports.items():
+        try:
+            out[name] = _dumps(value)
+        except BaseException as exc:  # keep the result and the other figures
+            lost.append(f"{name!r} could not be pickled in the worker: {safe_str(exc)}")
+    if lost:
+        out["reports_error"] = _dumps("; ".join(lost))
+    return out
 
 
 def _pickling_error(task_id: str, what: str, exc: BaseException) -> ErrorTuple:

@@ -123,6 +123,9 @@ POLICY_OPTIONS: tuple[PolicyOption, ...] = (
                  "Starts per PER seconds (default 1) of tasks holding NAME, e.g. api=5 or "
                  "api=100/60 (repeatable).", convert=dict, multiple=True,
                  metavar="NAME=RATE[/PER]"),
+    PolicyOption(("--task-output",), ("task_output",), click.Path(file_okay=False),
+                 "Write what each task prints to DIR/<task-id>.stdout and .stderr. [default: "
+                 "stderr, each line prefixed [task-id]]"),
 )
 
 

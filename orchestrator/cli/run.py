@@ -145,13 +145,28 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, clu
     ctx.exit(code)
 
 
+def _make_output_dir(directory: str | None) -> None:
+    """``--task-output``: the directory must be there and writable before anything runs."""
+    if directory is None:
+        return
+    try:
+        os.makedirs(directory, exist_ok=True)
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise PermissionError("not writable")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write task output to {directory!r}: "
+                                 f"{exc.strerror or exc}", param_hint="'--task-output'") from None
+
+
 def _load(workflow: str | None, tasks_json: str | None, cluster: str | None, kind: str | None,
           params: dict[str, Any]) -> tuple[Workflow, dict[tuple[str, ...], Any]]:
     """The workflow with the options' overrides, and those overrides. Mutates ``params``."""
     overrides: dict[tuple[str, ...], Any] = dict(pop_overrides(params))
     if cluster is not None:
         overrides[("cluster",)] = (cluster, "--cluster")
-    return load_input(workflow, tasks_json, kind, overrides), overrides
+    wf = load_input(workflow, tasks_json, kind, overrides)
+    _make_output_dir(wf.policy.task_output)
+    return wf, overrides
 
 
 def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, as_json: bool,

@@ -23,7 +23,7 @@ from ..model.spec import TaskFn
 __all__ = [
     "Attempt", "AttemptStarted", "AttemptFinished", "AttemptLost", "AttemptRequeued",
     "WorkerStarted", "WorkerExited", "ExecutorEvent", "Executor", "error_from_tuple",
-    "finished_value",
+    "finished_value", "finished_reports", "attempt_finished",
 ]
 
 
@@ -39,6 +39,7 @@ class Attempt:
     kwargs: Mapping[str, Any]
     timeout: float | None = None
     prepared: Any = None  # the executor's serialised form, kept for a requeue
+    output: str | None = None  # where its stdout/stderr go: None, the parent's stderr; or a dir
 
 
 @dataclass(slots=True)
@@ -68,6 +69,9 @@ class AttemptFinished:
     peak_rss: int | None = None
     reports: Mapping[str, Any] = field(default_factory=dict)
     worker: str | None = None
+    # The last bytes of what the attempt wrote to stdout and stderr (``workers.output``).
+    stdout_tail: str | None = None
+    stderr_tail: str | None = None
 
 
 @dataclass(slots=True)
@@ -197,7 +201,49 @@ def finished_value(task_id: str, ok: bool, form: int, payload: Any,
         return True, payload, None
     try:
         return True, pickle.loads(payload), None
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit from a __reduce__ too: only this task fails
         return False, None, TaskError(
             kind="pickling", type=type(exc).__qualname__,
-            message=f"task {task_id!r}: its result could not be unpickled in the parent: {exc}")
+            message=f"task {task_id!r}: its result could not be unpickled in the parent: "
+                    f"{_safe_str(exc)}")
+
+
+def finished_reports(task_id: str, raw: Mapping[str, bytes] | None) -> Mapping[str, Any]:
+    """The ``report()`` figures of a DONE, each pickled apart in the worker. A figure that
+    cannot be unpickled here is dropped, and ``reports_error`` on the result says which."""
+    if not raw:
+        return {}
+    reports: dict[str, Any] = {}
+    lost: list[str] = []
+    for name, data in raw.items():
+        try:
+            reports[name] = pickle.loads(data)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit from a __reduce__ too
+            lost.append(f"{name!r} could not be unpickled in the parent: "
+                        f"{type(exc).__qualname__}: {_safe_str(exc)}")
+    if lost:
+        worker_side = reports.pop("reports_error", None)
+        reports["reports_error"] = "; ".join(([worker_side] if worker_side else []) + lost)
+    return reports
+
+
+def attempt_finished(task_id: str, ticket: int, pid: int | None, at: float,
+                     done: tuple[Any, ...], worker: str | None = None) -> AttemptFinished:
+    """The ``AttemptFinished`` for the fields of a DONE after its ticket: ``(ok, form, value,
+    error, run_s, cpu_s, peak_rss, reports, tails, retire)`` (``workers.protocol``)."""
+    ok, form, payload, err, run_s, cpu_s, peak, raw_reports, tails = done[:9]
+    ok, value, error = finished_value(task_id, ok, form, payload, err)
+    out, err_tail = tails if tails is not None else (None, None)
+    return AttemptFinished(ticket, pid, at, ok, value, error, run_s, cpu_s, peak,
+                           finished_reports(task_id, raw_reports), worker, out, err_tail)
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return f"<str() failed on {type(exc).__qualname__}>"

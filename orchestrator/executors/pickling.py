@@ -4,6 +4,8 @@
 back to cloudpickle for lambdas, closures and anything defined in ``__main__`` (which a worker
 cannot import). When both fail, ``find_unpicklable`` walks the object to name the offending part,
 e.g. ``kwargs['client']._lock``, so the error says where to look, not just "cannot pickle".
+Every step catches ``BaseException`` but ``KeyboardInterrupt``: a ``__reduce__`` that calls
+``sys.exit()`` fails its own task as ``pickling``, never the parent.
 """
 
 from __future__ import annotations
@@ -33,23 +35,29 @@ def dumps(obj: Any) -> bytes:
     """Pickle ``obj`` for a worker; raises ``SerializationError``."""
     try:
         data = pickle.dumps(obj, PROTOCOL)
-    except Exception:
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # a __reduce__ may raise anything, SystemExit too
         data = None
     # A class or function from __main__ pickles "by reference" but a worker has another __main__.
     if data is not None and b"__main__" not in data:
         return data
     try:
         return cloudpickle.dumps(obj, PROTOCOL)  # type: ignore[no-any-return]
-    except Exception as exc:
-        raise SerializationError(f"{type(exc).__name__}: {exc}") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raise SerializationError(f"{type(exc).__name__}: {_str(exc)}") from exc
 
 
 def dumps_callable(fn: Any) -> bytes:
     """Pickle a task function by value when it must be (lambda, closure, ``__main__``)."""
     try:
         return cloudpickle.dumps(fn, PROTOCOL)  # type: ignore[no-any-return]
-    except Exception as exc:
-        raise SerializationError(f"{type(exc).__name__}: {exc}") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
+        raise SerializationError(f"{type(exc).__name__}: {_str(exc)}") from exc
 
 
 def dumps_arguments(task_id: str, args: Any, kwargs: Mapping[str, Any]) -> bytes:
@@ -77,9 +85,18 @@ def dumps_function(task_id: str, fn: Any) -> bytes:
 def _picklable(obj: Any) -> bool:
     try:
         cloudpickle.dumps(obj, PROTOCOL)
-    except Exception:
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
         return False
     return True
+
+
+def _str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return "<str() failed>"
 
 
 def find_unpicklable(obj: Any, path: str, _depth: int = 0) -> str:

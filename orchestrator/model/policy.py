@@ -177,6 +177,9 @@ class OrchestrationPolicy:
     usable cores); ``rate_limits``: a ``RateLimit`` token bucket per name (``model/resources.py``).
     ``max_expansion``: the most children one mapped task (``Each``) may expand into; a longer
     sequence fails the mapped task and starts none of them.
+    ``task_output``: where what tasks write to stdout and stderr goes: None, the parent's stderr
+    (each line prefixed ``[task-id]``); or a directory, ``<dir>/<task-id>.stdout`` and ``.stderr``
+    (absolute, so every worker writes where the caller meant).
     """
 
     max_concurrency: int = field(default_factory=default_concurrency)
@@ -194,6 +197,7 @@ class OrchestrationPolicy:
     resources: Mapping[str, float] = field(default_factory=dict)
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
     max_expansion: int = 10_000
+    task_output: str | None = None
 
     def __post_init__(self) -> None:
         o = "OrchestrationPolicy"
@@ -230,6 +234,11 @@ class OrchestrationPolicy:
         x = self.max_expansion
         _require(isinstance(x, int) and not isinstance(x, bool) and x >= 0, o, "max_expansion",
                  x, "an integer >= 0")
+        t = self.task_output
+        _require(t is None or (isinstance(t, str) and t != "" and "\0" not in t), o,
+                 "task_output", t, "a directory path, or None")
+        if t is not None and not os.path.isabs(t):
+            object.__setattr__(self, "task_output", os.path.abspath(t))
 
     @property
     def pending_limit(self) -> int:

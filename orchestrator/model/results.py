@@ -83,12 +83,14 @@ class TaskError:
         if self.exception_bytes is not None:
             try:
                 exc = pickle.loads(self.exception_bytes)
-            except Exception:
+            except KeyboardInterrupt:
+                raise
+            except BaseException:  # SystemExit from a __reduce__ too: never out of here
                 exc = None
         if exc is None:
             exc = TaskFailedError(str(self))
-        if self.traceback:
-            exc.__cause__ = RemoteTraceback(self.traceback)
+        if self.traceback:  # not through the class's __setattr__: a frozen dataclass refuses
+            BaseException.__setattr__(exc, "__cause__", RemoteTraceback(self.traceback))
         return exc
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,6 +120,9 @@ class TaskResult:
     ``children``: a mapped task's (``Each``) children's results in index order, ``None`` for any
     other task (and for a mapped task that could not expand); its ``value`` is then the list of
     their values, a failed child's ``TaskError`` in its place.
+    ``stdout_tail`` and ``stderr_tail``: the last 4 KiB (``workers.output.TAIL_LIMIT``) of what
+    the last attempt that finished wrote to each stream, or None when it wrote nothing there
+    (an attempt killed in its worker cannot send its tail; its output was still forwarded).
     """
 
     id: str
@@ -138,6 +143,8 @@ class TaskResult:
     worker: str | None = None
     reused_from: str | None = None
     children: tuple[TaskResult, ...] | None = None
+    stdout_tail: str | None = None
+    stderr_tail: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -167,6 +174,8 @@ class TaskResult:
             "reports": dict(self.reports),
             "reused_from": self.reused_from,
             **({} if self.children is None else {"children": [c.id for c in self.children]}),
+            "stdout_tail": self.stdout_tail,
+            "stderr_tail": self.stderr_tail,
         }
 
 

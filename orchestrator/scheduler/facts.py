@@ -38,6 +38,7 @@ def task_result(rec: TaskRecord, children: tuple[TaskResult, ...] | None = None)
         retry_delays=tuple(rec.retry_delays), busy_time=rec.busy_time,
         cpu_time=rec.cpu_time, peak_rss=rec.peak_rss, reports=rec.reports,
         tags=rec.spec.tags, reused_from=rec.reused_from, children=children,
+        stdout_tail=rec.stdout_tail, stderr_tail=rec.stderr_tail,
     )
 
 
@@ -88,6 +89,10 @@ def task_facts(rec: TaskRecord, deps: Sequence[str]) -> dict[str, Any]:
         facts["peak_rss"] = rec.peak_rss
     if rec.reports:
         facts["reports"] = rec.reports
+    if rec.stdout_tail is not None:
+        facts["stdout_tail"] = rec.stdout_tail
+    if rec.stderr_tail is not None:
+        facts["stderr_tail"] = rec.stderr_tail
     if deps:
         facts["deps"] = list(deps)
     if rec.children is not None:

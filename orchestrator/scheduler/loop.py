@@ -288,8 +288,7 @@ class Scheduler(Reactions):
                 queue = True
             else:
                 return
-            # Pop before _attempt_for: when it fails the task, dependents may be pushed
-            # (on_failure="continue") or the queue cleared (cascade), so the head may change.
+            # Pop first: failing it may push dependents or clear the queue (the head changes).
             rec = self._admission.choose(ready, plain_only=queue)
             if rec is None:  # nothing fits: a release or the token timer wakes us
                 wake = self._admission.wake_at
@@ -300,6 +299,7 @@ class Scheduler(Reactions):
             if attempt is None:
                 if self._stopping is not None:
                     return
+                self._pull()  # it ended here, freeing its place: nothing else would pull
                 continue
             if not executor.submit(attempt, queue=queue):
                 ready.push(rec)
@@ -335,7 +335,7 @@ class Scheduler(Reactions):
             kwargs = substitute_refs(kwargs, self._ref_value)
         timeout = spec.timeout if spec.timeout is not None else self.policy.task_timeout
         attempt = Attempt(next(self._tickets), spec.id, rec.attempt + 1, spec.fn, args, kwargs,
-                          timeout)
+                          timeout, output=self.policy.task_output)
         try:
             self.executor.prepare(attempt)
         except SerializationError as exc:

@@ -82,6 +82,7 @@ class Reactions(Expansion):
             rec.peak_rss = max(ev.peak_rss, rec.peak_rss or 0)
         if ev.reports:
             merge_reports(rec.reports, ev.reports)
+        rec.stdout_tail, rec.stderr_tail = ev.stdout_tail, ev.stderr_tail
         if ev.ok:
             rec.value = ev.value
             rec.error = None

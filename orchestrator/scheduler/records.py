@@ -26,6 +26,7 @@ class TaskRecord:
         "retry_delays",
         "kill_reason", "cpu_time", "peak_rss", "rss_seen", "reports", "last_failure",
         "request", "key", "reused_from", "group", "children", "children_left",
+        "stdout_tail", "stderr_tail",
     )
 
     def __init__(self, spec: TaskSpec, seq: int, rank: float, dependents: tuple[str, ...]) -> None:
@@ -58,6 +59,8 @@ class TaskRecord:
         self.group: TaskRecord | None = None  # the mapped task this is a child of
         self.children: list[TaskRecord] | None = None  # a mapped task's, once expanded
         self.children_left = 0  # of those, not yet terminal
+        self.stdout_tail: str | None = None  # of the last attempt that finished
+        self.stderr_tail: str | None = None
 
     @property
     def id(self) -> str:

@@ -169,6 +169,7 @@ args = [1]
         "--memory-check-interval": ("0.5", ("memory_check_interval",), 0.5),
         "--resource": ("api=3", ("resources",), {"api": 3.0, "cpu": usable_cores()}),
         "--rate-limit": ("api=5/2", ("rate_limits",), {"api": RateLimit(5.0, per=2.0)}),
+        "--task-output": (str(tmp_path / "out"), ("task_output",), str(tmp_path / "out")),
     }
     assert {o.field for o in POLICY_OPTIONS} == {f for _, f, _ in given.values()}
     args = [path, "--quiet"]

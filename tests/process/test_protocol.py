@@ -3,6 +3,7 @@ slot's table of moves (orchestrator/executors/local/slots.py)."""
 
 from __future__ import annotations
 
+import pickle
 import re
 import subprocess
 import sys
@@ -53,33 +54,32 @@ def test_single_frame_messages_read_back_as_written() -> None:
 
 
 @pytest.mark.parametrize("size", [10, BIG], ids=["inline", "own-frame"])
-def test_run_carries_its_arguments(size: int) -> None:
+@pytest.mark.parametrize("output", [None, "/tmp/out"], ids=["stderr", "dir"])
+def test_run_carries_its_arguments(size: int, output: str | None) -> None:
     args = b"x" * size
-    header, extra = p.encode_run(9, 0, "t", 2, 1.5, args)
+    header, extra = p.encode_run(9, 0, "t", 2, 1.5, args, output)
     assert (extra is None) == (size <= p.INLINE_LIMIT)
-    assert _through(header, extra) == (p.RUN, 9, 0, "t", 2, 1.5, args)
+    assert _through(header, extra) == (p.RUN, 9, 0, "t", 2, 1.5, output, args)
 
 
 @pytest.mark.parametrize(("form", "size"), [(p.PICKLED, 10), (p.PICKLED, BIG), (p.RAW, BIG)],
                          ids=["pickled-inline", "pickled-own-frame", "raw"])
 def test_done_carries_its_value(form: int, size: int) -> None:
     value = b"v" * size
-    frames = p.encode_done(5, True, form, value, None, 0.5, 0.25, 1024, {"cost": 1})
+    reports = {"cost": pickle.dumps(1)}
+    frames = p.encode_done(5, True, form, value, None, 0.5, 0.25, 1024, reports, ("o", None),
+                           True)
     assert (frames[1] is None) == (size <= p.INLINE_LIMIT)
-    assert _through(*frames) == (p.DONE, 5, True, form, value, None, 0.5, 0.25, 1024, {"cost": 1})
+    assert _through(*frames) == (p.DONE, 5, True, form, value, None, 0.5, 0.25, 1024, reports,
+                                 ("o", None), True)
 
 
 def test_a_failed_done_has_no_value_frame() -> None:
     error = ("exception", "ValueError", "x", None, ("builtins.ValueError",), None)
-    frames = p.encode_done(5, False, p.PICKLED, None, error, 0.5, 0.25, None, {})
+    frames = p.encode_done(5, False, p.PICKLED, None, error, 0.5, 0.25, None, None)
     assert frames[1] is None
-    assert _through(*frames) == (p.DONE, 5, False, p.PICKLED, None, error, 0.5, 0.25, None, {})
-
-
-def test_done_with_unpicklable_reports_raises_for_the_runner_to_replace() -> None:
-    with pytest.raises(TypeError, match="cannot pickle"):
-        p.encode_done(5, True, p.PICKLED, b"v", None, 0.5, 0.25, None,
-                      {"lock": threading.Lock()})
+    assert _through(*frames) == (p.DONE, 5, False, p.PICKLED, None, error, 0.5, 0.25, None, None,
+                                 None, False)
 
 
 def test_kill_group_signals_a_group_leader_and_nothing_else() -> None:

@@ -9,11 +9,10 @@ from typing import Any
 
 from ..base import (
     Attempt,
-    AttemptFinished,
     AttemptLost,
     AttemptRequeued,
     ExecutorEvent,
-    finished_value,
+    attempt_finished,
 )
 
 __all__ = ["Flight", "outcome_event", "lost_event"]
@@ -41,10 +40,8 @@ def outcome_event(flight: Flight, outcome: Any, at: float) -> ExecutorEvent:
     never ran, so it is not charged)."""
     ticket = flight.attempt.ticket
     if isinstance(outcome, tuple) and outcome and outcome[0] == "done":
-        _, worker, pid, ok, form, payload, err, run_s, cpu_s, peak, reports = outcome
-        ok, value, error = finished_value(flight.attempt.task_id, ok, form, payload, err)
-        return AttemptFinished(ticket, pid, at, ok, value, error, run_s, cpu_s, peak, reports,
-                               worker=worker)
+        return attempt_finished(flight.attempt.task_id, ticket, outcome[2], at, outcome[3:],
+                                outcome[1])
     if isinstance(outcome, tuple) and outcome and outcome[0] == "lost":
         _, worker, pid, exit_code, sig, cause = outcome
         return AttemptLost(ticket, pid if pid is not None else flight.pid, at, exit_code, sig,

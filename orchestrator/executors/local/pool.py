@@ -20,14 +20,13 @@ from ...clock import Clock, MonotonicClock
 from ...model.errors import PoolError
 from ..base import (
     Attempt,
-    AttemptFinished,
     AttemptLost,
     AttemptRequeued,
     AttemptStarted,
     ExecutorEvent,
     WorkerExited,
     WorkerStarted,
-    finished_value,
+    attempt_finished,
 )
 from ..pickling import dumps_arguments
 from .slots import KILLING, READY, RETIRING, Slot
@@ -272,25 +271,34 @@ class LocalPool:
             self._start_head(slot, now)
 
     def _on_done(self, slot: Slot, msg: Message) -> None:
-        _, ticket, ok, form, payload, err, run_s, cpu_s, peak, reports = msg
+        ticket = msg[1]
         attempt = slot.queue.popleft()
         slot.started_at = None
         self._by_ticket.pop(attempt.ticket, None)
         assert attempt.ticket == ticket, (
             f"worker {slot.pid} answered {ticket}, expected {attempt.ticket}")
         now = self._clock.now()
-        ok, value, error = finished_value(attempt.task_id, ok, form, payload, err)
         slot.done += 1
-        self._events.append(AttemptFinished(ticket, slot.pid, now, ok, value, error, run_s, cpu_s,
-                                            peak, reports))
+        self._events.append(attempt_finished(attempt.task_id, ticket, slot.pid, now, msg[2:]))
         if slot.state is KILLING:
             return  # the result beat the kill; the death is reported separately
+        if msg[11]:  # the task left a thread running: the worker exits now, not charged
+            self._requeue_queued(slot)
+            self._sup.replace(slot)
+            return
         limit = self._task_limit
         if (limit is not None and slot.done >= limit and not slot.queue
                 and slot.state is READY):
             self._sup.replace(slot)
         elif slot.queue:
             self._start_head(slot, now)
+
+    def _requeue_queued(self, slot: Slot) -> None:
+        """Give back what was queued behind ``slot``'s finished attempt (it never started)."""
+        for rest in slot.queue:
+            self._by_ticket.pop(rest.ticket, None)
+            self._events.append(AttemptRequeued(rest.ticket))
+        slot.queue.clear()
 
     def _on_exit(self, slot: Slot) -> None:
         # Results written before the death still count: read them first.

@@ -79,7 +79,7 @@ class Wire:
                 send(encode_define(key, kind, payload))
                 self.defined.add(key)
             header, extra = encode_run(attempt.ticket, key, attempt.task_id, attempt.attempt,
-                                       attempt.timeout, attempt.prepared)
+                                       attempt.timeout, attempt.prepared, attempt.output)
             send(header)
             if extra is not None:
                 send(extra)
