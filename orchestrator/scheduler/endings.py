@@ -291,6 +291,18 @@ class Endings:
         if not force:
             self._timers.set((Timer.ESCALATE, ticket), self.clock.now() + grace)
 
+    def _hand_out(self) -> list[TaskRecord]:
+        """The records that ended since the last call, once on disk with a store (batched when
+        they come fast, so possibly later); a streaming run forgets them here. Mutates."""
+        completed, self._completed = self._completed, []
+        if self.store is not None:
+            completed = self.store.settle(completed, running=bool(self._attempts)
+                                          and self._stopping is None)
+        if not self.retain:
+            for rec in completed:
+                self._records.pop(rec.id, None)
+        return completed
+
     def _cancel_leftovers(self) -> None:
         """After an abort that could not wait for every kill: end what is left. An attempt
         being killed for its time ends timed out; anything else is cancelled. Mutates.

@@ -147,14 +147,7 @@ class Scheduler(Reactions):
             self._handle(event)
         self._fire_timers()
         self._pull_and_dispatch()
-        completed, self._completed = self._completed, []
-        if self.store is not None:  # handed out once on disk; batched when they come fast
-            completed = self.store.settle(completed, running=bool(self._attempts)
-                                          and self._stopping is None)
-        if not self.retain:
-            for rec in completed:
-                self._records.pop(rec.id, None)
-        return completed
+        return self._hand_out()
 
     def abort(self, grace_limit: float = 2.0) -> None:
         """Stop now, as for an interrupt: kill every running attempt, cancel the rest, wait for
@@ -177,6 +170,7 @@ class Scheduler(Reactions):
                 self.step(left if wait is None else min(wait, left))
         finally:
             self._cancel_leftovers()
+            self._hand_out()  # what the abort ended is committed; nobody takes it now
 
     # -- the run's result ----------------------------------------------------------------------
 
