@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import selectors
 import signal
+import time
 import weakref
+from multiprocessing.connection import wait as wait_sentinels
 
 from workers import protocol
 from workers.protocol import DONE, Message
@@ -30,8 +32,9 @@ from ..base import (
     finished_value,
 )
 from ..pickling import dumps_arguments
-from .slots import KILLING, READY, RETIRING, Slot
-from .supervisor import Supervisor
+from .memory import MAX_WORKER_MEMORY_MB, outgrown
+from .slots import KILLING, READY, RETIRING, STARTING, Slot
+from .supervisor import READY_TIMEOUT, Supervisor
 from .wire import FunctionTable
 
 __all__ = ["LocalPool", "close_all_pools"]
@@ -47,14 +50,21 @@ class LocalPool:
     ``max_workers``: initial size (the scheduler resizes it to the run's ``max_concurrency``).
     ``max_tasks_per_worker``: replace a worker after that many attempts.
     ``spare_workers``: warm spares kept after the first worker death, for instant replacement.
+    ``ready_timeout``: seconds a new worker has to report ready; past it, it is replaced and
+    what was sent to it requeued, uncharged.
+    ``max_worker_memory_mb``: recycle a worker between tasks once its resident memory grew by
+    more than this since its first task (a leak); None: never.
     Use as a context manager, or call ``close()``.
     """
 
     def __init__(self, max_workers: int | None = None, *, max_tasks_per_worker: int | None = None,
-                 spare_workers: int = 1, context: str = "loky") -> None:
+                 spare_workers: int = 1, context: str = "loky",
+                 ready_timeout: float = READY_TIMEOUT,
+                 max_worker_memory_mb: float | None = MAX_WORKER_MEMORY_MB) -> None:
         from loky.backend.context import get_context
 
         self.max_tasks_per_worker = max_tasks_per_worker
+        self.max_worker_memory_mb = max_worker_memory_mb
         self._task_limit = max_tasks_per_worker  # this run's: the policy's, else the pool's
         self._clock: Clock = MonotonicClock()
         self._by_ticket: dict[int, Slot] = {}
@@ -65,7 +75,8 @@ class LocalPool:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-        self._sup = Supervisor(get_context(context), self._selector, spare_workers)
+        self._sup = Supervisor(get_context(context), self._selector, spare_workers,
+                               ready_timeout)
         self._closed = False
         _live_pools.add(self)
         if max_workers:
@@ -135,6 +146,7 @@ class LocalPool:
         if slot.state is not KILLING:
             slot.move(KILLING)
         sig = signal.SIGKILL if force else signal.SIGTERM
+        slot.kill_sig = sig.name
         slot.killed = kill_tree(slot.pid, sig, slot.killed)
         return [p.pid for p in slot.killed]
 
@@ -148,12 +160,21 @@ class LocalPool:
         return tree_rss(slot.pid)
 
     def wait(self, timeout: float | None) -> list[ExecutorEvent]:
+        sup = self._sup
         if self._events:
             timeout = 0
+        if sup.starting:
+            due = sup.stalled()  # kills the workers not ready in time
+            if due is not None:
+                left = max(0.0, due - time.monotonic())
+                timeout = left if timeout is None else min(timeout, left)
+        sup.keeper.flush()
         for key, _ in self._selector.select(timeout):
-            slot = key.data  # a worker's pipe or sentinel; None: the wake pipe
+            slot = key.data  # a worker's pipe or exit fd; None: the wake pipe
             if slot is None:
                 self._drain_wake()
+            elif slot is sup.keeper:
+                sup.keeper.exited(s.pid for s in sup.all())
             elif key.fd == slot.sentinel:
                 self._on_exit(slot)
             else:
@@ -171,6 +192,15 @@ class LocalPool:
         """Forget the previous run's functions, here and in every worker."""
         self._functions.clear()
         self._sup.start_failures = 0
+        # A warm worker that died since the last run (killed from outside) is replaced now:
+        # an attempt sent into its pipe would be charged to the run as a crash.
+        dead = [s for s in self._sup.all() if s.state is not STARTING]
+        gone = wait_sentinels([s.sentinel for s in dead], 0) if dead else []
+        mark = len(self._events)
+        for slot in dead:
+            if slot.sentinel in gone:
+                self._on_exit(slot)
+        del self._events[mark:]
         for slot in self._sup.live():
             slot.wire.send_reset()
 
@@ -217,7 +247,7 @@ class LocalPool:
         it is up); with ``queue``, else the best busy one to queue behind."""
         best: Slot | None = None
         for slot in self._sup.slots:
-            if slot is None or slot.state is KILLING or slot.queue:
+            if slot is None or slot.state is KILLING or slot.queue or slot.worn:
                 continue
             if slot.state is READY:
                 return slot
@@ -231,7 +261,7 @@ class LocalPool:
         for slot in self._sup.slots:
             if slot is None or slot.state is KILLING:
                 continue
-            if limit is not None and slot.done + len(slot.queue) >= limit:
+            if slot.worn or (limit is not None and slot.done + len(slot.queue) >= limit):
                 continue
             # The shortest queue, then the attempt running longest: with tasks of similar
             # length it finishes first, so the queued one waits least behind it.
@@ -279,18 +309,23 @@ class LocalPool:
         assert attempt.ticket == ticket, (
             f"worker {slot.pid} answered {ticket}, expected {attempt.ticket}")
         now = self._clock.now()
-        ok, value, error = finished_value(attempt.task_id, ok, form, payload, err)
         slot.done += 1
+        if slot.state is KILLING:
+            # The result beat the kill (a SIGTERM handler that returned or raised SystemExit):
+            # a kill is final. The attempt ends as killed, and the worker, which may have
+            # survived the SIGTERM, is killed and replaced (its exit reports it).
+            self._events.append(AttemptLost(ticket, slot.pid, now, None, slot.kill_sig, True))
+            slot.killed = kill_tree(slot.pid, signal.SIGKILL, slot.killed)
+            return
+        ok, value, error = finished_value(attempt.task_id, ok, form, payload, err)
         self._events.append(AttemptFinished(ticket, slot.pid, now, ok, value, error, run_s, cpu_s,
                                             peak, reports))
-        if slot.state is KILLING:
-            return  # the result beat the kill; the death is reported separately
         limit = self._task_limit
-        if (limit is not None and slot.done >= limit and not slot.queue
-                and slot.state is READY):
-            self._sup.replace(slot)
-        elif slot.queue:
+        worn = outgrown(slot, self.max_worker_memory_mb)  # then it is sent nothing more
+        if slot.queue:
             self._start_head(slot, now)
+        elif slot.state is READY and (worn or (limit is not None and slot.done >= limit)):
+            self._sup.replace(slot)
 
     def _on_exit(self, slot: Slot) -> None:
         # Results written before the death still count: read them first.
@@ -332,3 +367,32 @@ def close_all_pools() -> None:
     """Kill every pool's workers now (at interpreter exit)."""
     for pool in list(_live_pools):
         pool.close(kill=True)
+
+
+def _disown_after_fork() -> None:
+    """In a child forked from this process (a ``multiprocessing`` fork helper, ``os.fork``):
+    the pools are the parent's. Their lifeline's write end, reaper pipe and worker pipes are
+    pointed at /dev/null (the fd numbers stay valid, so the child's objects close nothing of
+    anyone's), or the child would keep every worker alive and the reaper blind after the
+    parent's death; the child never closes or uses them."""
+    pools = list(_live_pools)
+    _live_pools.clear()
+    if not pools:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+    except OSError:
+        return
+    for pool in pools:
+        pool._closed = True
+        pool._sup.closed = True
+        for fd in pool._sup.inherited_fds():
+            try:
+                os.dup2(devnull, fd, inheritable=False)
+            except OSError:
+                pass
+    os.close(devnull)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_disown_after_fork)

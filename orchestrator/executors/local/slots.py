@@ -57,15 +57,20 @@ class Slot:
 
     __slots__ = (
         "index", "process", "wire", "pid", "sentinel", "state", "queue", "started_at", "done",
-        "spawned_at", "killed",
+        "spawned_at", "killed", "kill_sig", "ready_by", "stalled", "rss_base", "rss_checked",
+        "tag", "worn",
     )
 
-    def __init__(self, index: int, process: Any, wire: Wire, spawned_at: float) -> None:
+    def __init__(self, index: int, process: Any, wire: Wire, spawned_at: float,
+                 sentinel: int | None = None, ready_by: float = float("inf")) -> None:
         self.index = index
         self.process = process
         self.wire = wire
         self.pid: int = process.pid
-        self.sentinel: int = process.sentinel
+        # Readable once the worker has exited: a pidfd where the system has them (a forked
+        # descendant cannot hold it open, as it does the write end of the process's sentinel
+        # pipe), else that sentinel.
+        self.sentinel: int = process.sentinel if sentinel is None else sentinel
         self.state = STARTING
         # Attempts sent, in the order the worker will run them; the head runs once READY.
         self.queue: Deque[Attempt] = collections.deque()
@@ -73,6 +78,13 @@ class Slot:
         self.done = 0  # attempts finished, for the task limit
         self.spawned_at = spawned_at
         self.killed: list[psutil.Process] = []  # what a kill signalled, for the next step
+        self.kill_sig: str | None = None  # the last signal a kill sent
+        self.ready_by = ready_by  # time.monotonic() by which READY must come, else replaced
+        self.stalled = False  # killed for not being ready in time
+        self.rss_base: int | None = None  # resident bytes after its first checked task
+        self.rss_checked = 0  # ``done`` at the last memory check
+        self.worn = False  # outgrew max_worker_memory_mb: takes no more work, then is replaced
+        self.tag = ""  # in its descendants' environment (``workers.process.TAG_ENV``)
 
     def move(self, to: SlotState) -> None:
         """Change state along ``NEXT``; raises ``RuntimeError`` for a move it does not allow.
