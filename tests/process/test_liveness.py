@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import psutil
@@ -159,3 +161,137 @@ def test_a_worker_frozen_before_it_is_ready_is_replaced_and_its_task_requeued():
         own.close(kill=True)
         if alive([frozen]):
             os.kill(frozen, signal.SIGKILL)
+
+
+# -- 6, 7: the parent's SIGKILL still ends every worker ----------------------------------------
+
+
+def _start_program(mode: str, beacon_path: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "tests.process.child_liveness_run", mode,
+                             beacon_path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=os.getcwd())
+
+
+@pytest.mark.parametrize("mode", ["fork-helper", "reaper-killed"])
+def test_workers_die_with_their_parent_despite_a_forked_helper_or_a_killed_reaper(
+        beacon, mode):
+    program = _start_program(mode, beacon.path)
+    helper = None
+    try:
+        said = program.stdout.readline().split()
+        beacon.read(2)
+        if mode == "fork-helper":
+            helper = int(said[1])
+        else:
+            old, new = int(said[1]), int(said[2])
+            assert new not in (0, old) and alive([new]) == [new], said
+        # Not the resource trackers (multiprocessing's and loky's): they live as long as the
+        # helper holds their pipes, as they would without this library.
+        workers = [p.pid for p in psutil.Process(program.pid).children(recursive=True)
+                   if p.pid != helper and "resource_tracker" not in " ".join(p.cmdline())]
+        assert len(workers) >= 3  # two workers (one stuck in C) and the reaper
+        t0 = time.monotonic()
+        program.kill()
+        program.wait()
+        left = wait_gone(workers, timeout=20)
+        took = time.monotonic() - t0
+        assert left == [], f"alive {took:.1f}s after the parent's SIGKILL: {left}"
+        assert took < 5.0, took
+        if helper is not None:
+            assert alive([helper]) == [helper]  # it was not ours to kill
+    finally:
+        if program.poll() is None:
+            program.kill()
+            program.wait()
+        if helper is not None and alive([helper]):
+            os.kill(helper, signal.SIGKILL)
+            wait_gone([helper])
+        for stream in (program.stdout, program.stderr):
+            stream.close()
+
+
+def test_a_frozen_reaper_never_blocks_the_parent(pool, tmp_path):
+    prove_full_pool(pool, SIZE, tmp_path)
+    keeper = pool._sup.keeper
+    reaper_pid = pool.helper_pids[0]
+    os.kill(reaper_pid, signal.SIGSTOP)
+    try:
+        # More orders than the pipe holds (it filled after ~1,400 worker deaths): each would
+        # have blocked the loop in send() once the pipe was full.
+        for fake in range(10_000_000, 10_005_000):
+            keeper.watch(fake)
+            keeper.unwatch(fake)
+        assert keeper.wire.pending
+        specs = [TaskSpec("crash", "workers.agents:crash", args=("exit",))]
+        specs += [TaskSpec(f"ok-{i}", "workers.agents:echo", args=(i,)) for i in range(6)]
+        result = execute_parallel(specs, OrchestrationPolicy(max_concurrency=SIZE),
+                                  executor=pool)
+        assert result["crash"].status is TaskStatus.FAILED
+        assert [result[f"ok-{i}"].value for i in range(6)] == list(range(6))
+    finally:
+        os.kill(reaper_pid, signal.SIGCONT)
+    deadline = time.monotonic() + 30
+    while keeper.wire.pending and time.monotonic() < deadline:
+        pool.wait(0.01)  # each wait sends what the reaper can take
+    assert not keeper.wire.pending
+    assert pool.helper_pids == [reaper_pid]  # the same reaper, alive and caught up
+    prove_full_pool(pool, SIZE, tmp_path)
+
+
+# -- 15: a worker that leaks is recycled, uncharged --------------------------------------------
+
+
+def test_a_worker_that_leaks_memory_is_recycled_between_tasks():
+    specs = [TaskSpec(f"leak-{i}", agents.leak, args=(3,)) for i in range(60)]
+    with LocalPool(max_worker_memory_mb=40) as own:
+        result = execute_parallel(specs, OrchestrationPolicy(max_concurrency=1), executor=own)
+    assert result.ok and all(r.attempts == 1 for r in result)
+    runs: dict[int, int] = {}
+    for r in result:
+        runs[r.value] = runs.get(r.value, 0) + 1
+    assert len(runs) >= 3, runs  # 180 MB leaked in all, 40 MB allowed per worker
+    # Base after the first task, then checked every 8: at most 1 + 40/3 + 8 tasks per worker.
+    assert max(runs.values()) <= 1 + 14 + 8, runs
+
+
+def test_without_a_memory_bound_a_leaking_worker_is_kept():
+    specs = [TaskSpec(f"leak-{i}", agents.leak, args=(3,)) for i in range(20)]
+    with LocalPool(max_worker_memory_mb=None) as own:
+        result = execute_parallel(specs, OrchestrationPolicy(max_concurrency=1), executor=own)
+    assert result.ok and len({r.value for r in result}) == 1
+
+
+# -- issue 11 item 16: cleanup keeps the real error --------------------------------------------
+
+
+def test_a_reaper_that_cannot_start_gives_the_pool_error(monkeypatch):
+    from loky.backend.process import LokyProcess
+
+    real_start = LokyProcess.start
+
+    def start(self):
+        if self.name == "orchestrator-reaper":
+            raise RuntimeError("An attempt has been made to start a new process before the "
+                               "current process has finished its bootstrapping phase.")
+        return real_start(self)
+
+    monkeypatch.setattr(LokyProcess, "start", start)
+    with pytest.raises(PoolError, match="could not start the pool's reaper process"):
+        with LocalPool(2):
+            pass
+
+
+# -- 12: a worker killed while it sends a large result -----------------------------------------
+
+
+def test_a_worker_killed_while_it_sends_a_large_result(pool, tmp_path, beacon):
+    prove_full_pool(pool, SIZE, tmp_path)
+    on_ready(beacon, lambda lines: os.kill(int(lines[0]), signal.SIGKILL))
+    spec = TaskSpec("big", agents.big_result_after_report, args=(beacon.path, 256))
+    run = run_with_bystanders(pool, tmp_path, spec)
+    if run.fault.status is TaskStatus.SUCCEEDED:  # the kill came after the last byte
+        assert len(run.fault.value) == 256 * 2**20
+    else:
+        assert run.fault.status is TaskStatus.FAILED, run.fault
+        assert (run.fault.error.kind, run.fault.error.signal) == ("crash", "SIGKILL")
+    prove_full_pool(pool, SIZE, tmp_path)
