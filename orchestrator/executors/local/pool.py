@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 import selectors
 import signal
-import time
 import weakref
-from multiprocessing.connection import wait as wait_sentinels
 
 from workers import protocol
 from workers.protocol import DONE, Message
@@ -32,8 +30,9 @@ from ..base import (
     finished_value,
 )
 from ..pickling import dumps_arguments
+from .keeper import close_fd
 from .memory import MAX_WORKER_MEMORY_MB, outgrown
-from .slots import KILLING, READY, RETIRING, STARTING, Slot
+from .slots import KILLING, READY, RETIRING, Slot
 from .supervisor import READY_TIMEOUT, Supervisor
 from .wire import FunctionTable
 
@@ -50,10 +49,9 @@ class LocalPool:
     ``max_workers``: initial size (the scheduler resizes it to the run's ``max_concurrency``).
     ``max_tasks_per_worker``: replace a worker after that many attempts.
     ``spare_workers``: warm spares kept after the first worker death, for instant replacement.
-    ``ready_timeout``: seconds a new worker has to report ready; past it, it is replaced and
-    what was sent to it requeued, uncharged.
-    ``max_worker_memory_mb``: recycle a worker between tasks once its resident memory grew by
-    more than this since its first task (a leak); None: never.
+    ``ready_timeout``: seconds a new worker has to be ready, else it is replaced (its tasks
+    requeued). ``max_worker_memory_mb``: recycle a worker between tasks once its resident memory
+    grew by more than this since its first task (a leak); None: never.
     Use as a context manager, or call ``close()``.
     """
 
@@ -164,10 +162,7 @@ class LocalPool:
         if self._events:
             timeout = 0
         if sup.starting:
-            due = sup.stalled()  # kills the workers not ready in time
-            if due is not None:
-                left = max(0.0, due - time.monotonic())
-                timeout = left if timeout is None else min(timeout, left)
+            timeout = sup.stalled(timeout)  # kills the workers not ready in time
         sup.keeper.flush()
         for key, _ in self._selector.select(timeout):
             slot = key.data  # a worker's pipe or exit fd; None: the wake pipe
@@ -194,12 +189,9 @@ class LocalPool:
         self._sup.start_failures = 0
         # A warm worker that died since the last run (killed from outside) is replaced now:
         # an attempt sent into its pipe would be charged to the run as a crash.
-        dead = [s for s in self._sup.all() if s.state is not STARTING]
-        gone = wait_sentinels([s.sentinel for s in dead], 0) if dead else []
         mark = len(self._events)
-        for slot in dead:
-            if slot.sentinel in gone:
-                self._on_exit(slot)
+        for slot in self._sup.exited():
+            self._on_exit(slot)
         del self._events[mark:]
         for slot in self._sup.live():
             slot.wire.send_reset()
@@ -220,11 +212,8 @@ class LocalPool:
         _live_pools.discard(self)
         self._sup.close(kill=kill)
         self._selector.close()
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_fd(self._wake_r)
+        close_fd(self._wake_w)
 
     @property
     def closed(self) -> bool:
@@ -277,9 +266,9 @@ class LocalPool:
     def _drain_wake(self) -> None:
         try:
             while os.read(self._wake_r, 4096):
-                pass
-        except OSError:
-            pass
+                continue
+        except OSError:  # nothing left to read (non-blocking), or closed
+            return
 
     def _receive(self, slot: Slot) -> bool:
         """Handle ``slot``'s next message; False once its pipe is closed."""
@@ -311,9 +300,8 @@ class LocalPool:
         now = self._clock.now()
         slot.done += 1
         if slot.state is KILLING:
-            # The result beat the kill (a SIGTERM handler that returned or raised SystemExit):
-            # a kill is final. The attempt ends as killed, and the worker, which may have
-            # survived the SIGTERM, is killed and replaced (its exit reports it).
+            # The result beat the kill (a SIGTERM handler returned): a kill is final. The
+            # attempt ends as killed; the worker, alive or not, is killed and replaced.
             self._events.append(AttemptLost(ticket, slot.pid, now, None, slot.kill_sig, True))
             slot.killed = kill_tree(slot.pid, signal.SIGKILL, slot.killed)
             return

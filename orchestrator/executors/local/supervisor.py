@@ -81,6 +81,12 @@ class Supervisor:
     def all(self) -> list[Slot]:
         return [*self.live(), *self.leaving]
 
+    def exited(self) -> list[Slot]:
+        """The workers that have exited but were not collected yet (one ``poll``)."""
+        slots = self.all()
+        gone = set(wait_sentinels([s.sentinel for s in slots], 0)) if slots else set()
+        return [slot for slot in slots if slot.sentinel in gone]
+
     @property
     def helper_pids(self) -> list[int]:
         return self.keeper.pids
@@ -134,9 +140,9 @@ class Supervisor:
         self.starting.discard(slot)
         self.start_failures = 0
 
-    def stalled(self) -> float | None:
-        """Kill every worker not ready in time (its sentinel then reports it and what was sent
-        to it is requeued); when the next one will be due (``time.monotonic()``), if any."""
+    def stalled(self, timeout: float | None) -> float | None:
+        """Kill every worker not ready in time (its exit then reports it and what was sent to
+        it is requeued); ``timeout`` cut to when the next one will be due."""
         now = time.monotonic()
         due: float | None = None
         for slot in list(self.starting):
@@ -149,7 +155,10 @@ class Supervisor:
                 slot.killed = kill_tree(slot.pid, signal.SIGKILL)
             elif due is None or slot.ready_by < due:
                 due = slot.ready_by
-        return due
+        if due is None:
+            return timeout
+        left = max(0.0, due - now)
+        return left if timeout is None else min(timeout, left)
 
     def retire(self, slot: Slot) -> None:
         """Move ``slot`` out of service and ask its worker to exit after what it was sent
