@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Iterable
 
 from .tree import kill_group, signal_all
 
@@ -39,13 +40,13 @@ def worker_tag(parent_pid: int, serial: int) -> str:
     return f"{parent_pid}.{serial}"
 
 
-def kill_tagged(tag: str) -> list[int]:
-    """SIGKILL every process whose environment carries ``tag`` (Linux: /proc; elsewhere
-    nothing); returns their pids. About 1 ms for a few dozen processes."""
-    needle = f"{TAG_ENV}={tag}\0".encode()
+def kill_tagged(tags: Iterable[str]) -> list[int]:
+    """SIGKILL every process whose environment carries one of ``tags`` (Linux: one pass over
+    /proc; elsewhere nothing); returns their pids. 1-20 ms for ~200 processes, by load."""
+    needles = [f"{TAG_ENV}={tag}\0".encode() for tag in tags]
     killed: list[int] = []
     try:
-        entries = os.listdir("/proc")
+        entries = os.listdir("/proc") if needles else []
     except OSError:
         return killed
     me = os.getpid()
@@ -54,10 +55,10 @@ def kill_tagged(tag: str) -> list[int]:
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as f:
-                if needle not in f.read() + b"\0":
-                    continue
-            os.kill(int(entry), signal.SIGKILL)
-            killed.append(int(entry))
+                env = f.read() + b"\0"
+            if any(needle in env for needle in needles):
+                os.kill(int(entry), signal.SIGKILL)
+                killed.append(int(entry))
         except OSError:
             pass
     return killed

@@ -112,7 +112,7 @@ def test_a_spare_that_cannot_start_does_not_abort_the_run(monkeypatch):
 
 
 def test_a_warm_worker_that_died_between_runs_is_not_charged_to_the_next_run(pool, tmp_path):
-    for round_ in range(4):
+    for round_ in range(6):
         prove_full_pool(pool, 2, tmp_path)
         victim = pool.worker_pids[round_ % 2]
         os.kill(victim, signal.SIGKILL)

@@ -37,6 +37,7 @@ MAX_START_FAILURES = 3
 # Seconds a new worker has to report READY (an interpreter start: ~75 ms idle, seconds on a
 # loaded machine); past it the worker is killed and replaced, and what was sent to it requeued.
 READY_TIMEOUT = 60.0
+_HAVE_PROC = os.path.exists("/proc/self/stat")
 
 class Supervisor:
     """Every worker process of one pool: ``slots`` (by index; None while being refilled),
@@ -82,10 +83,11 @@ class Supervisor:
         return [*self.live(), *self.leaving]
 
     def exited(self) -> list[Slot]:
-        """The workers that have exited but were not collected yet (one ``poll``)."""
+        """Workers exited or exiting, not yet collected: exit fd readable, or a zombie in /proc
+        (a killed worker's main thread is one before the exit fd fires)."""
         slots = self.all()
         gone = set(wait_sentinels([s.sentinel for s in slots], 0)) if slots else set()
-        return [slot for slot in slots if slot.sentinel in gone]
+        return [slot for slot in slots if slot.sentinel in gone or _zombie(slot.pid)]
 
     @property
     def helper_pids(self) -> list[int]:
@@ -260,17 +262,17 @@ class Supervisor:
             slot.sentinel = slot.process.sentinel
         slot.wire.close()
 
-    def _kill_remains(self, slot: Slot) -> None:
+    def _kill_remains(self, slot: Slot, scan: bool = True) -> None:
         """SIGKILL what a dead worker left: its process group and whatever a SIGTERM step
         signalled (a descendant that ignores SIGTERM outlives the worker, and the scheduler
         cancels the SIGKILL step once the attempt is lost). Called before the worker is reaped:
         until then its pid, which is its group id (``setsid``), cannot be reused."""
         kill_group(slot.pid)
-        if slot.state is not RETIRING:
-            # A descendant that left the group (``setsid``) was re-parented away when the
-            # worker died: found by the tag every worker's descendants inherit.
-            if slot.tag:
-                kill_tagged(slot.tag)
+        if scan and slot.tag and slot.state is not RETIRING and slot.state is not KILLING:
+            # A worker that died by itself: its descendants that left the group (``setsid``)
+            # were re-parented away; found by the tag they inherited. (A kill's SIGTERM step
+            # already snapshotted the tree into ``killed``; retired workers ended theirs.)
+            kill_tagged([slot.tag])
         for proc in slot.killed:
             if proc.pid != slot.pid:
                 try:
@@ -317,8 +319,9 @@ class Supervisor:
             if not _wait_exit([slot], 0):
                 kill_tree(slot.pid, signal.SIGKILL, slot.killed)
         _wait_exit(slots, 5.0)
+        kill_tagged([slot.tag for slot in slots if slot.tag])  # one pass for all
         for slot in slots:
-            self._kill_remains(slot)  # before join() reaps the worker: see there
+            self._kill_remains(slot, scan=False)  # before join() reaps the worker: see there
             slot.process.join(5)
             self.forget(slot)
             slot.move(GONE)
@@ -330,13 +333,25 @@ class Supervisor:
         self._lifeline_r.close()
 
     def inherited_fds(self) -> list[int]:
-        """The fds whose holders keep workers alive or blind (the lifeline's write end, the
-        reaper's pipe, the workers' pipes): a forked child of this process must drop them."""
+        """The fds (lifeline's write end, reaper's and workers' pipes) a forked child drops."""
         fds = [self._lifeline_w.fileno()] if not self._lifeline_w.closed else []
         if self.keeper.wire is not None:
             fds.append(self.keeper.wire.fileno())
         fds += [slot.wire.fileno() for slot in self.all() if not slot.wire.conn.closed]
         return fds
+
+
+def _zombie(pid: int) -> bool:
+    """Whether /proc shows ``pid`` dead or dying (Linux; elsewhere False)."""
+    if not _HAVE_PROC:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):
+        return False
 
 
 def _wait_exit(slots: list[Slot], timeout: float) -> bool:
