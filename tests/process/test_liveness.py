@@ -241,10 +241,14 @@ def test_a_frozen_reaper_never_blocks_the_parent(pool, tmp_path):
 # -- 15: a worker that leaks is recycled, uncharged --------------------------------------------
 
 
-def test_a_worker_that_leaks_memory_is_recycled_between_tasks():
+@pytest.mark.parametrize("where", ["pool", "policy"])
+def test_a_worker_that_leaks_memory_is_recycled_between_tasks(where):
     specs = [TaskSpec(f"leak-{i}", agents.leak, args=(3,)) for i in range(60)]
-    with LocalPool(max_worker_memory_mb=40) as own:
-        result = execute_parallel(specs, OrchestrationPolicy(max_concurrency=1), executor=own)
+    on_pool = {"max_worker_memory_mb": 40} if where == "pool" else {}
+    on_policy = {"max_worker_memory_mb": 40} if where == "policy" else {}
+    with LocalPool(**on_pool) as own:  # the policy's setting overrides the pool's 300 MB
+        result = execute_parallel(specs, OrchestrationPolicy(max_concurrency=1, **on_policy),
+                                  executor=own)
     assert result.ok and all(r.attempts == 1 for r in result)
     runs: dict[int, int] = {}
     for r in result:

@@ -47,13 +47,12 @@ class LocalPool:
     """A pool of worker processes for ``execute_*`` (``executor=LocalPool(...)``).
 
     ``max_workers``: initial size (the scheduler resizes it to the run's ``max_concurrency``).
-    ``max_tasks_per_worker``: replace a worker after that many attempts.
-    ``spare_workers``: warm spares kept after the first worker death, for instant replacement.
-    ``ready_timeout``: seconds a new worker has to be ready, else it is replaced (its tasks
-    requeued). ``max_worker_memory_mb``: recycle a worker between tasks once its resident memory
-    grew by more than this since its first task (a leak); None: never.
-    Use as a context manager, or call ``close()``.
-    """
+    ``max_tasks_per_worker``: replace a worker after that many attempts. ``spare_workers``: warm
+    spares kept after the first worker death. ``ready_timeout``: seconds a new worker has to be
+    ready, else it is replaced (its tasks requeued). ``max_worker_memory_mb``: recycle a worker
+    between tasks once its resident memory grew by more than this since its first task (a
+    leak); None: never. The policy's settings, when given, override these for a run.
+    Use as a context manager, or call ``close()``."""
 
     def __init__(self, max_workers: int | None = None, *, max_tasks_per_worker: int | None = None,
                  spare_workers: int = 1, context: str = "loky",
@@ -63,7 +62,7 @@ class LocalPool:
 
         self.max_tasks_per_worker = max_tasks_per_worker
         self.max_worker_memory_mb = max_worker_memory_mb
-        self._task_limit = max_tasks_per_worker  # this run's: the policy's, else the pool's
+        self._task_limit, self._grow_limit = max_tasks_per_worker, max_worker_memory_mb  # a run's
         self._clock: Clock = MonotonicClock()
         self._by_ticket: dict[int, Slot] = {}
         self._events: list[ExecutorEvent] = []
@@ -101,12 +100,15 @@ class LocalPool:
         """Pids of the pool's other processes (its reaper)."""
         return self._sup.helper_pids
 
-    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None) -> None:
+    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None,
+             max_worker_memory_mb: float | None = None) -> None:
         if self._closed:
             raise PoolError("this LocalPool is closed")
         self._clock = self._sup.clock = clock
         self._task_limit = (max_tasks_per_worker if max_tasks_per_worker is not None
                             else self.max_tasks_per_worker)
+        self._grow_limit = (max_worker_memory_mb if max_worker_memory_mb is not None
+                            else self.max_worker_memory_mb)
         if size < 1:
             raise PoolError(f"a pool needs at least 1 worker, got {size}")
         self._sup.resize(size)
@@ -309,7 +311,7 @@ class LocalPool:
         self._events.append(AttemptFinished(ticket, slot.pid, now, ok, value, error, run_s, cpu_s,
                                             peak, reports))
         limit = self._task_limit
-        worn = outgrown(slot, self.max_worker_memory_mb)  # then it is sent nothing more
+        worn = outgrown(slot, self._grow_limit)  # then it is sent nothing more
         if slot.queue:
             self._start_head(slot, now)
         elif slot.state is READY and (worn or (limit is not None and slot.done >= limit)):
