@@ -72,3 +72,29 @@ def pid() -> int:
 
 def exit_interpreter() -> None:
     sys.exit(0)
+
+
+def chaos(kind: str, value: int) -> int:
+    """One task of the chaos run: its fault comes from inside (``kind``)."""
+    if kind == "raise":
+        raise RuntimeError(f"chaos {value}")
+    if kind == "crash":
+        os._exit(3)
+    if kind == "polite":  # a SIGTERM handler that lets the task return in the kill's grace
+        stop: list[int] = []
+        signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))
+        while not stop:
+            time.sleep(0.005)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        return value
+    if kind == "fork":  # a forked child holds the worker's fds; then the task hangs
+        if os.fork() == 0:
+            try:
+                os.setsid()
+                time.sleep(3600)
+            finally:
+                os._exit(0)
+        time.sleep(3600)
+    if kind == "hang":
+        time.sleep(3600)
+    return value

@@ -10,6 +10,7 @@ finds a ready worker. ``trim`` drops a burst's extra spares when the run ends.
 from __future__ import annotations
 
 import collections
+import contextlib
 import inspect
 import os
 import selectors
@@ -202,7 +203,8 @@ class Supervisor:
         """After ``slot``'s worker exited and was collected: take it out, and put a worker in
         its place if it held one. ``crashed``: it died by itself; ``cause`` says how (for the
         error when workers keep dying before they are ready). Mutates."""
-        if (crashed and slot.state is STARTING) or slot.stalled:
+        # A SIGKILL comes from outside (a user, the OOM killer): it is not a failure to start.
+        if (crashed and slot.state is STARTING and cause != "SIGKILL") or slot.stalled:
             self.start_failures += 1
             if slot.stalled:
                 cause = f"not ready after {self.ready_timeout:g}s"
@@ -253,10 +255,8 @@ class Supervisor:
 
     def forget(self, slot: Slot) -> None:
         self.mute(slot)
-        try:
+        with contextlib.suppress(KeyError, ValueError, OSError):
             self._selector.unregister(slot.sentinel)
-        except (KeyError, ValueError, OSError):
-            pass
         if slot.sentinel != slot.process.sentinel:
             close_fd(slot.sentinel)  # our pidfd
             slot.sentinel = slot.process.sentinel
