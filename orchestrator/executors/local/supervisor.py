@@ -326,6 +326,7 @@ class Supervisor:
             self.forget(slot)
             slot.move(GONE)
         self.keeper.stop()
+        self.starting.clear()  # it held the slots (and their process objects' fds) alive
         self.slots.clear()
         self.spares.clear()
         self.leaving.clear()
