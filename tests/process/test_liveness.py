@@ -54,9 +54,11 @@ def test_a_result_that_beats_its_kill_ends_timed_out_and_the_worker_is_replaced(
     assert "timed out after 600" in run.fault.error.message
     assert run.kills("polite") == [("timeout", "SIGTERM")]
     victim = jump.seen[0][0]
-    assert [e.pid for e in run.died()] == [victim]
-    assert victim not in pool.pids and wait_gone([victim]) == []
+    # Its exit may be read after the run's last task ended (then the next run collects it).
+    assert [e.pid for e in run.died()] in ([victim], [])
+    assert wait_gone([victim]) == []
     prove_full_pool(pool, SIZE, tmp_path)  # the slot serves again: nothing stays "killing"
+    assert victim not in pool.pids
 
 
 # -- 4: a forked descendant holds the worker's pipes open --------------------------------------
