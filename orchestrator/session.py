@@ -140,15 +140,18 @@ class Session:
         """The caller's executor, or the shared warm pool (given back healthy or not)."""
         size = self.policy.max_concurrency
         per_worker = self.policy.max_tasks_per_worker
+        grown = self.policy.max_worker_memory_mb
         if self.executor is not None:
-            self.executor.open(self.clock, size, max_tasks_per_worker=per_worker)
+            self.executor.open(self.clock, size, max_tasks_per_worker=per_worker,
+                               max_worker_memory_mb=grown)
             self._active = self.executor
             yield self.executor
             return
         pool, shared = shared_pool()
         healthy = False
         try:
-            pool.open(self.clock, size, max_tasks_per_worker=per_worker)
+            pool.open(self.clock, size, max_tasks_per_worker=per_worker,
+                      max_worker_memory_mb=grown)
             self._active = pool
             yield pool
             healthy = True

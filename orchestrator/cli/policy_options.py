@@ -112,6 +112,9 @@ POLICY_OPTIONS: tuple[PolicyOption, ...] = (
                  "Seconds between SIGTERM and SIGKILL when a task is stopped."),
     PolicyOption(("--max-tasks-per-worker",), ("max_tasks_per_worker",), int,
                  "Replace a worker after this many tasks (for agents that leak)."),
+    PolicyOption(("--max-worker-memory",), ("max_worker_memory_mb",), float,
+                 "MiB a worker may grow by after its first task before it is recycled "
+                 "between tasks. [default: 300]"),
     PolicyOption(("--critical-path-first/--fifo",), ("critical_path_first",), bool,
                  "Start the longest remaining chains first, or in submission order."),
     PolicyOption(("--memory-check-interval",), ("memory_check_interval",), float,

@@ -127,11 +127,13 @@ class Executor(Protocol):
         """How many attempts can run at once."""
         ...
 
-    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None) -> None:
+    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None,
+             max_worker_memory_mb: float | None = None) -> None:
         """Be ready to run ``size`` attempts at once; reuse what is already running.
 
         ``max_tasks_per_worker``: the run's policy (replace a worker after that many attempts);
-        None keeps the executor's own setting.
+        ``max_worker_memory_mb``: the run's policy (recycle a worker that grew past it; an
+        executor without local workers ignores it). None keeps the executor's own setting.
         """
         ...
 

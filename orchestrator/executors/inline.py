@@ -35,7 +35,8 @@ class InlineExecutor:
     def capacity(self) -> int:
         return self._capacity
 
-    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None) -> None:
+    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None,
+             max_worker_memory_mb: float | None = None) -> None:
         self._clock = clock
         self._capacity = size
 

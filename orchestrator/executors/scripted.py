@@ -80,7 +80,8 @@ class ScriptedExecutor:
     def capacity(self) -> int:
         return self._capacity
 
-    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None) -> None:
+    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None,
+             max_worker_memory_mb: float | None = None) -> None:
         self.clock = clock
         if size != self._capacity:
             self._capacity = size

@@ -172,6 +172,9 @@ class OrchestrationPolicy:
     ``kill_grace``: seconds between SIGTERM and SIGKILL when a task is stopped.
     ``max_task_memory_mb``: resident memory (worker plus children) above which a task is killed.
     ``max_tasks_per_worker``: replace a worker after this many tasks (for agents that leak).
+    ``max_worker_memory_mb``: recycle a worker between tasks once its resident memory grew by
+    more than this since its first task (uncharged, nothing fails); None: the executor's own
+    setting (``LocalPool``: 300 MB).
     ``critical_path_first``: order ready tasks by their longest remaining path (else FIFO).
     ``resources``: the capacity of each resource name tasks hold (``"cpu"`` defaults to the
     usable cores); ``rate_limits``: a ``RateLimit`` token bucket per name (``model/resources.py``).
@@ -192,6 +195,7 @@ class OrchestrationPolicy:
     kill_grace: float = 0.2
     max_task_memory_mb: float | None = None
     max_tasks_per_worker: int | None = None
+    max_worker_memory_mb: float | None = None
     critical_path_first: bool = True
     memory_check_interval: float = 0.05
     resources: Mapping[str, float] = field(default_factory=dict)
@@ -226,6 +230,9 @@ class OrchestrationPolicy:
         n = self.max_tasks_per_worker
         _require(n is None or (isinstance(n, int) and not isinstance(n, bool) and n >= 1), o,
                  "max_tasks_per_worker", n, "an integer >= 1, or None")
+        w = self.max_worker_memory_mb
+        _require(w is None or (_is_number(w) and w > 0), o, "max_worker_memory_mb", w,
+                 "a number of megabytes > 0, or None")
         _require(isinstance(self.critical_path_first, bool), o, "critical_path_first",
                  self.critical_path_first, "True or False")
         i = self.memory_check_interval

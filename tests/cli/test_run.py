@@ -165,6 +165,7 @@ args = [1]
         "--max-pending": ("0", ("max_pending",), 0),
         "--kill-grace": ("0.5", ("kill_grace",), 0.5),
         "--max-tasks-per-worker": ("100", ("max_tasks_per_worker",), 100),
+        "--max-worker-memory": ("200", ("max_worker_memory_mb",), 200.0),
         "--fifo": (None, ("critical_path_first",), False),
         "--memory-check-interval": ("0.5", ("memory_check_interval",), 0.5),
         "--resource": ("api=3", ("resources",), {"api": 3.0, "cpu": usable_cores()}),

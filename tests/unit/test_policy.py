@@ -93,6 +93,8 @@ OPT_SECONDS = "a number of seconds > 0 and <= 1e+09, or None"
         ("max_task_memory_mb", -5, "a number of megabytes > 0, or None"),
         ("max_tasks_per_worker", 0, "an integer >= 1, or None"),
         ("max_tasks_per_worker", 2.5, "an integer >= 1, or None"),
+        ("max_worker_memory_mb", 0, "a number of megabytes > 0, or None"),
+        ("max_worker_memory_mb", "300", "a number of megabytes > 0, or None"),
         ("critical_path_first", 1, "True or False"),
         ("memory_check_interval", 0, "a number of seconds > 0 and <= 1e+09"),
         ("memory_check_interval", math.nan, "a number of seconds > 0 and <= 1e+09"),

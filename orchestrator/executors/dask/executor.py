@@ -127,7 +127,8 @@ class DaskExecutor(Tracking):
         self._empty_since = self._lost_since = None
         return self
 
-    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None) -> None:
+    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None,
+             max_worker_memory_mb: float | None = None) -> None:
         """Be ready for a run of at most ``size`` attempts at once (``connect``)."""
         if size < 1:
             raise PoolError(f"a run needs at least 1 worker thread, got {size}")

@@ -29,8 +29,10 @@ from ..base import (
     attempt_finished,
 )
 from ..pickling import dumps_arguments
-from .slots import KILLING, READY, RETIRING, Slot
-from .supervisor import Supervisor
+from .keeper import close_fd
+from .memory import MAX_WORKER_MEMORY_MB, outgrown
+from .slots import KILLING, READY, RETIRING, Slot, pick_slot
+from .supervisor import READY_TIMEOUT, Supervisor
 from .wire import FunctionTable
 
 __all__ = ["LocalPool", "close_all_pools"]
@@ -44,17 +46,22 @@ class LocalPool:
     """A pool of worker processes for ``execute_*`` (``executor=LocalPool(...)``).
 
     ``max_workers``: initial size (the scheduler resizes it to the run's ``max_concurrency``).
-    ``max_tasks_per_worker``: replace a worker after that many attempts.
-    ``spare_workers``: warm spares kept after the first worker death, for instant replacement.
-    Use as a context manager, or call ``close()``.
-    """
+    ``max_tasks_per_worker``: replace a worker after that many attempts. ``spare_workers``: warm
+    spares kept after the first worker death. ``ready_timeout``: seconds a new worker has to be
+    ready, else it is replaced (its tasks requeued). ``max_worker_memory_mb``: recycle a worker
+    between tasks once its resident memory grew by more than this since its first task (a
+    leak); None: never. The policy's settings, when given, override these for a run.
+    Use as a context manager, or call ``close()``."""
 
     def __init__(self, max_workers: int | None = None, *, max_tasks_per_worker: int | None = None,
-                 spare_workers: int = 1, context: str = "loky") -> None:
+                 spare_workers: int = 1, context: str = "loky",
+                 ready_timeout: float = READY_TIMEOUT,
+                 max_worker_memory_mb: float | None = MAX_WORKER_MEMORY_MB) -> None:
         from loky.backend.context import get_context
 
         self.max_tasks_per_worker = max_tasks_per_worker
-        self._task_limit = max_tasks_per_worker  # this run's: the policy's, else the pool's
+        self.max_worker_memory_mb = max_worker_memory_mb
+        self._task_limit, self._grow_limit = max_tasks_per_worker, max_worker_memory_mb  # a run's
         self._clock: Clock = MonotonicClock()
         self._by_ticket: dict[int, Slot] = {}
         self._events: list[ExecutorEvent] = []
@@ -64,7 +71,8 @@ class LocalPool:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-        self._sup = Supervisor(get_context(context), self._selector, spare_workers)
+        self._sup = Supervisor(get_context(context), self._selector, spare_workers,
+                               ready_timeout)
         self._closed = False
         _live_pools.add(self)
         if max_workers:
@@ -91,12 +99,15 @@ class LocalPool:
         """Pids of the pool's other processes (its reaper)."""
         return self._sup.helper_pids
 
-    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None) -> None:
+    def open(self, clock: Clock, size: int, *, max_tasks_per_worker: int | None = None,
+             max_worker_memory_mb: float | None = None) -> None:
         if self._closed:
             raise PoolError("this LocalPool is closed")
         self._clock = self._sup.clock = clock
         self._task_limit = (max_tasks_per_worker if max_tasks_per_worker is not None
                             else self.max_tasks_per_worker)
+        self._grow_limit = (max_worker_memory_mb if max_worker_memory_mb is not None
+                            else self.max_worker_memory_mb)
         if size < 1:
             raise PoolError(f"a pool needs at least 1 worker, got {size}")
         self._sup.resize(size)
@@ -134,6 +145,7 @@ class LocalPool:
         if slot.state is not KILLING:
             slot.move(KILLING)
         sig = signal.SIGKILL if force else signal.SIGTERM
+        slot.kill_sig = sig.name
         slot.killed = kill_tree(slot.pid, sig, slot.killed)
         return [p.pid for p in slot.killed]
 
@@ -147,12 +159,18 @@ class LocalPool:
         return tree_rss(slot.pid)
 
     def wait(self, timeout: float | None) -> list[ExecutorEvent]:
+        sup = self._sup
         if self._events:
             timeout = 0
+        if sup.starting:
+            timeout = sup.stalled(timeout)  # kills the workers not ready in time
+        sup.keeper.flush()
         for key, _ in self._selector.select(timeout):
-            slot = key.data  # a worker's pipe or sentinel; None: the wake pipe
+            slot = key.data  # a worker's pipe or exit fd; None: the wake pipe
             if slot is None:
                 self._drain_wake()
+            elif slot is sup.keeper:
+                sup.keeper.exited(s.pid for s in sup.all())
             elif key.fd == slot.sentinel:
                 self._on_exit(slot)
             else:
@@ -170,6 +188,12 @@ class LocalPool:
         """Forget the previous run's functions, here and in every worker."""
         self._functions.clear()
         self._sup.start_failures = 0
+        # A warm worker that died since the last run (killed from outside) is replaced now:
+        # an attempt sent into its pipe would be charged to the run as a crash.
+        mark = len(self._events)
+        for slot in self._sup.exited():
+            self._on_exit(slot)
+        del self._events[mark:]
         for slot in self._sup.live():
             slot.wire.send_reset()
 
@@ -189,11 +213,8 @@ class LocalPool:
         _live_pools.discard(self)
         self._sup.close(kill=kill)
         self._selector.close()
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        close_fd(self._wake_r)
+        close_fd(self._wake_w)
 
     @property
     def closed(self) -> bool:
@@ -212,31 +233,8 @@ class LocalPool:
     # -- internals ---------------------------------------------------------------------------
 
     def _pick_slot(self, attempt: Attempt, queue: bool) -> Slot | None:
-        """An idle worker (a ready one first, else one still starting: it reads its pipe once
-        it is up); with ``queue``, else the best busy one to queue behind."""
-        best: Slot | None = None
-        for slot in self._sup.slots:
-            if slot is None or slot.state is KILLING or slot.queue:
-                continue
-            if slot.state is READY:
-                return slot
-            if best is None:
-                best = slot
-        if best is not None or not queue:
-            return best
-        if len(attempt.prepared) > QUEUE_LIMIT_BYTES:
-            return None
-        limit = self._task_limit
-        for slot in self._sup.slots:
-            if slot is None or slot.state is KILLING:
-                continue
-            if limit is not None and slot.done + len(slot.queue) >= limit:
-                continue
-            # The shortest queue, then the attempt running longest: with tasks of similar
-            # length it finishes first, so the queued one waits least behind it.
-            if best is None or _queue_key(slot) < _queue_key(best):
-                best = slot
-        return best
+        may_queue = queue and len(attempt.prepared) <= QUEUE_LIMIT_BYTES
+        return pick_slot(self._sup.slots, may_queue, self._task_limit)
 
     def _start_head(self, slot: Slot, now: float) -> None:
         """The head of ``slot``'s queue starts now (inferred: the worker runs in order)."""
@@ -246,9 +244,9 @@ class LocalPool:
     def _drain_wake(self) -> None:
         try:
             while os.read(self._wake_r, 4096):
-                pass
-        except OSError:
-            pass
+                continue
+        except OSError:  # nothing left to read (non-blocking), or closed
+            return
 
     def _receive(self, slot: Slot) -> bool:
         """Handle ``slot``'s next message; False once its pipe is closed."""
@@ -279,19 +277,23 @@ class LocalPool:
             f"worker {slot.pid} answered {ticket}, expected {attempt.ticket}")
         now = self._clock.now()
         slot.done += 1
-        self._events.append(attempt_finished(attempt.task_id, ticket, slot.pid, now, msg[2:]))
         if slot.state is KILLING:
-            return  # the result beat the kill; the death is reported separately
+            # The result beat the kill (a SIGTERM handler returned): a kill is final. The
+            # attempt ends as killed; the worker, alive or not, is killed and replaced.
+            self._events.append(AttemptLost(ticket, slot.pid, now, None, slot.kill_sig, True))
+            slot.killed = kill_tree(slot.pid, signal.SIGKILL, slot.killed)
+            return
+        self._events.append(attempt_finished(attempt.task_id, ticket, slot.pid, now, msg[2:]))
         if msg[11]:  # the task left a thread running: the worker exits now, not charged
             self._requeue_queued(slot)
             self._sup.replace(slot)
             return
         limit = self._task_limit
-        if (limit is not None and slot.done >= limit and not slot.queue
-                and slot.state is READY):
-            self._sup.replace(slot)
-        elif slot.queue:
+        worn = outgrown(slot, self._grow_limit)  # then it is sent nothing more
+        if slot.queue:
             self._start_head(slot, now)
+        elif slot.state is READY and (worn or (limit is not None and slot.done >= limit)):
+            self._sup.replace(slot)
 
     def _requeue_queued(self, slot: Slot) -> None:
         """Give back what was queued behind ``slot``'s finished attempt (it never started)."""
@@ -328,10 +330,6 @@ class LocalPool:
         self._sup.settle(slot, reason == "crashed", now, f"{sig or code}")
 
 
-def _queue_key(slot: Slot) -> tuple[int, float]:
-    return len(slot.queue), slot.started_at if slot.started_at is not None else float("inf")
-
-
 # Every pool not yet closed, so that interpreter exit closes them (warm.py registers that).
 _live_pools: weakref.WeakSet[LocalPool] = weakref.WeakSet()
 
@@ -340,3 +338,32 @@ def close_all_pools() -> None:
     """Kill every pool's workers now (at interpreter exit)."""
     for pool in list(_live_pools):
         pool.close(kill=True)
+
+
+def _disown_after_fork() -> None:
+    """In a child forked from this process (a ``multiprocessing`` fork helper, ``os.fork``):
+    the pools are the parent's. Their lifeline's write end, reaper pipe and worker pipes are
+    pointed at /dev/null (the fd numbers stay valid, so the child's objects close nothing of
+    anyone's), or the child would keep every worker alive and the reaper blind after the
+    parent's death; the child never closes or uses them."""
+    pools = list(_live_pools)
+    _live_pools.clear()
+    if not pools:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+    except OSError:
+        return
+    for pool in pools:
+        pool._closed = True
+        pool._sup.closed = True
+        for fd in pool._sup.inherited_fds():
+            try:
+                os.dup2(devnull, fd, inheritable=False)
+            except OSError:
+                pass
+    os.close(devnull)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_disown_after_fork)

@@ -10,6 +10,8 @@ finds a ready worker. ``trim`` drops a burst's extra spares when the run ends.
 from __future__ import annotations
 
 import collections
+import contextlib
+import inspect
 import os
 import selectors
 import signal
@@ -19,18 +21,24 @@ from typing import Any, Callable, Deque, Iterator
 
 import psutil
 
-from workers import reaper, runner
+from workers import runner
+from workers.process import TAG_ENV, kill_tagged, worker_tag
 from workers.tree import kill_group, kill_tree
 
 from ...clock import Clock, MonotonicClock
 from ...model.errors import PoolError
+from .keeper import ReaperKeeper, close_fd, exit_fd
 from .slots import GONE, KILLING, READY, RETIRING, STARTING, Slot
-from .wire import ReaperWire, Wire
+from .wire import Wire
 
-__all__ = ["Supervisor", "MAX_START_FAILURES"]
+__all__ = ["Supervisor", "MAX_START_FAILURES", "READY_TIMEOUT"]
 
 # A worker that dies this many times in a row before it is ready means the pool cannot start.
 MAX_START_FAILURES = 3
+# Seconds a new worker has to report READY (an interpreter start: ~75 ms idle, seconds on a
+# loaded machine); past it the worker is killed and replaced, and what was sent to it requeued.
+READY_TIMEOUT = 60.0
+_HAVE_PROC = os.path.exists("/proc/self/stat")
 
 class Supervisor:
     """Every worker process of one pool: ``slots`` (by index; None while being refilled),
@@ -39,8 +47,14 @@ class Supervisor:
     Each new worker's pipe and sentinel are registered with ``selector``, the slot as their data.
     """
 
-    def __init__(self, ctx: Any, selector: selectors.BaseSelector, spare_target: int) -> None:
+    def __init__(self, ctx: Any, selector: selectors.BaseSelector, spare_target: int,
+                 ready_timeout: float = READY_TIMEOUT) -> None:
         self.ctx = ctx
+        self.ready_timeout = ready_timeout
+        self.starting: set[Slot] = set()  # spawned, READY not seen yet
+        self._serial = 0
+        # loky's processes take an environment for the child (others do not): the worker tag
+        self._tags = "env" in inspect.signature(ctx.Process).parameters
         self.clock: Clock = MonotonicClock()
         self.slots: list[Slot | None] = []
         self.spares: list[Slot] = []
@@ -54,9 +68,8 @@ class Supervisor:
         # The lifeline: workers read it, nobody writes it; EOF tells them the parent is gone.
         self._lifeline_r, self._lifeline_w = ctx.Pipe(duplex=False)
         # Kills the workers if this process dies while one is stuck holding its GIL (see
-        # workers/reaper.py); started with the first worker.
-        self._reaper: Any = None
-        self._reaper_wire: ReaperWire | None = None
+        # workers/reaper.py); started with the first worker, restarted if it dies.
+        self.keeper = ReaperKeeper(ctx, selector)
 
     # -- who is there ------------------------------------------------------------------------
 
@@ -70,9 +83,16 @@ class Supervisor:
     def all(self) -> list[Slot]:
         return [*self.live(), *self.leaving]
 
+    def exited(self) -> list[Slot]:
+        """Workers exited or exiting, not yet collected: exit fd readable, or a zombie in /proc
+        (a killed worker's main thread is one before the exit fd fires)."""
+        slots = self.all()
+        gone = set(wait_sentinels([s.sentinel for s in slots], 0)) if slots else set()
+        return [slot for slot in slots if slot.sentinel in gone or _zombie(slot.pid)]
+
     @property
     def helper_pids(self) -> list[int]:
-        return [] if self._reaper is None else [self._reaper.pid]
+        return self.keeper.pids
 
     # -- starting and retiring ---------------------------------------------------------------
 
@@ -90,14 +110,16 @@ class Supervisor:
 
     def spawn(self, index: int) -> Slot:
         """Start a worker for slot ``index`` (-1: a spare) and watch it."""
-        if self._reaper_wire is None:
-            self._reaper_wire = self._start_reaper()
+        self.keeper.ensure()
         parent_end, child_end = self.ctx.Pipe(duplex=True)
+        self._serial += 1
+        tag = worker_tag(os.getpid(), self._serial)
         process = self.ctx.Process(
             target=runner.main,
             args=(child_end, self._lifeline_r, os.getcwd()),
             name=f"orchestrator-worker-{index}",
             daemon=True,
+            **({"env": {TAG_ENV: tag}} if self._tags else {}),
         )
         try:
             process.start()
@@ -105,8 +127,11 @@ class Supervisor:
             raise PoolError(f"could not start a worker process: {exc}") from exc
         finally:
             child_end.close()
-        self._reaper_wire.watch(process.pid)
-        slot = Slot(index, process, Wire(parent_end), self.clock.now())
+        self.keeper.watch(process.pid)
+        slot = Slot(index, process, Wire(parent_end), self.clock.now(), exit_fd(process),
+                    time.monotonic() + self.ready_timeout)
+        slot.tag = tag if self._tags else ""
+        self.starting.add(slot)
         self._selector.register(slot.wire.fileno(), selectors.EVENT_READ, slot)
         self._selector.register(slot.sentinel, selectors.EVENT_READ, slot)
         return slot
@@ -115,7 +140,28 @@ class Supervisor:
         """``slot``'s worker reported READY. Mutates."""
         if slot.state is STARTING:
             slot.move(READY)
+        self.starting.discard(slot)
         self.start_failures = 0
+
+    def stalled(self, timeout: float | None) -> float | None:
+        """Kill every worker not ready in time (its exit then reports it and what was sent to
+        it is requeued); ``timeout`` cut to when the next one will be due."""
+        now = time.monotonic()
+        due: float | None = None
+        for slot in list(self.starting):
+            if slot.state is not STARTING:
+                self.starting.discard(slot)
+            elif slot.ready_by <= now:
+                self.starting.discard(slot)
+                slot.stalled = True
+                slot.move(KILLING)
+                slot.killed = kill_tree(slot.pid, signal.SIGKILL)
+            elif due is None or slot.ready_by < due:
+                due = slot.ready_by
+        if due is None:
+            return timeout
+        left = max(0.0, due - now)
+        return left if timeout is None else min(timeout, left)
 
     def retire(self, slot: Slot) -> None:
         """Move ``slot`` out of service and ask its worker to exit after what it was sent
@@ -149,8 +195,7 @@ class Supervisor:
         (negative: the signal). Mutates."""
         self._kill_remains(slot)
         slot.process.join(1.0)
-        if self._reaper_wire is not None:
-            self._reaper_wire.unwatch(slot.pid)
+        self.keeper.unwatch(slot.pid)
         code: int | None = slot.process.exitcode
         return code
 
@@ -158,8 +203,12 @@ class Supervisor:
         """After ``slot``'s worker exited and was collected: take it out, and put a worker in
         its place if it held one. ``crashed``: it died by itself; ``cause`` says how (for the
         error when workers keep dying before they are ready). Mutates."""
-        if crashed and slot.state is STARTING:
+        # A SIGKILL comes from outside (a user, the OOM killer): it is not a failure to start.
+        if (crashed and slot.state is STARTING and cause != "SIGKILL") or slot.stalled:
             self.start_failures += 1
+            if slot.stalled:
+                cause = f"not ready after {self.ready_timeout:g}s"
+        self.starting.discard(slot)
         slot.move(GONE)
         self.forget(slot)
         if slot in self.leaving:
@@ -192,7 +241,10 @@ class Supervisor:
             return
         wanted = self._spares_wanted()
         while len(self.spares) < wanted:
-            self.spares.append(self.spawn(-1))
+            try:
+                self.spares.append(self.spawn(-1))
+            except PoolError:
+                return  # a spare is optional (no fd or process left, say): run without it
 
     def mute(self, slot: Slot) -> None:
         """Stop reading ``slot``'s pipe (it reached its end); its sentinel reports the death."""
@@ -203,18 +255,24 @@ class Supervisor:
 
     def forget(self, slot: Slot) -> None:
         self.mute(slot)
-        try:
+        with contextlib.suppress(KeyError, ValueError, OSError):
             self._selector.unregister(slot.sentinel)
-        except (KeyError, ValueError, OSError):
-            pass
+        if slot.sentinel != slot.process.sentinel:
+            close_fd(slot.sentinel)  # our pidfd
+            slot.sentinel = slot.process.sentinel
         slot.wire.close()
 
-    def _kill_remains(self, slot: Slot) -> None:
+    def _kill_remains(self, slot: Slot, scan: bool = True) -> None:
         """SIGKILL what a dead worker left: its process group and whatever a SIGTERM step
         signalled (a descendant that ignores SIGTERM outlives the worker, and the scheduler
         cancels the SIGKILL step once the attempt is lost). Called before the worker is reaped:
         until then its pid, which is its group id (``setsid``), cannot be reused."""
         kill_group(slot.pid)
+        if scan and slot.tag and slot.state is not RETIRING and slot.state is not KILLING:
+            # A worker that died by itself: its descendants that left the group (``setsid``)
+            # were re-parented away; found by the tag they inherited. (A kill's SIGTERM step
+            # already snapshotted the tree into ``killed``; retired workers ended theirs.)
+            kill_tagged([slot.tag])
         for proc in slot.killed:
             if proc.pid != slot.pid:
                 try:
@@ -261,44 +319,40 @@ class Supervisor:
             if not _wait_exit([slot], 0):
                 kill_tree(slot.pid, signal.SIGKILL, slot.killed)
         _wait_exit(slots, 5.0)
+        kill_tagged([slot.tag for slot in slots if slot.tag])  # one pass for all
         for slot in slots:
-            self._kill_remains(slot)  # before join() reaps the worker: see there
+            self._kill_remains(slot, scan=False)  # before join() reaps the worker: see there
             slot.process.join(5)
             self.forget(slot)
             slot.move(GONE)
-        self._stop_reaper()
+        self.keeper.stop()
+        self.starting.clear()  # it held the slots (and their process objects' fds) alive
         self.slots.clear()
         self.spares.clear()
         self.leaving.clear()
         self._lifeline_w.close()
         self._lifeline_r.close()
 
-    # -- the reaper --------------------------------------------------------------------------
+    def inherited_fds(self) -> list[int]:
+        """The fds (lifeline's write end, reaper's and workers' pipes) a forked child drops."""
+        fds = [self._lifeline_w.fileno()] if not self._lifeline_w.closed else []
+        if self.keeper.wire is not None:
+            fds.append(self.keeper.wire.fileno())
+        fds += [slot.wire.fileno() for slot in self.all() if not slot.wire.conn.closed]
+        return fds
 
-    def _start_reaper(self) -> ReaperWire:
-        reader, writer = self.ctx.Pipe(duplex=False)
-        process = self.ctx.Process(target=reaper.main, args=(reader,),
-                                   name="orchestrator-reaper", daemon=True)
-        try:
-            process.start()
-        except Exception as exc:
-            writer.close()
-            raise PoolError(f"could not start the pool's reaper process: {exc}") from exc
-        finally:
-            reader.close()
-        self._reaper = process
-        return ReaperWire(writer)
 
-    def _stop_reaper(self) -> None:
-        if self._reaper_wire is None:
-            return
-        self._reaper_wire.goodbye()
-        self._reaper.join(5)
-        if self._reaper.exitcode is None:
-            self._reaper.kill()
-            self._reaper.join(5)
-        self._reaper = None  # loky closes a process's sentinel fd only when it is collected
-        self._reaper_wire = None
+def _zombie(pid: int) -> bool:
+    """Whether /proc shows ``pid`` dead or dying (Linux; elsewhere False)."""
+    if not _HAVE_PROC:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):
+        return False
 
 
 def _wait_exit(slots: list[Slot], timeout: float) -> bool:

@@ -9,6 +9,7 @@ at interpreter exit every pool still open is closed.
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 
 from .pool import LocalPool, close_all_pools
@@ -49,6 +50,17 @@ class _SharedPool:
 
 
 _shared = _SharedPool()
+
+
+def _forget_after_fork() -> None:
+    # A forked child must not use or close its parent's warm pool (pool.py disowns its fds).
+    _shared.pool = None
+    _shared.in_use = False
+    _shared.lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def shared_pool() -> tuple[LocalPool, bool]:

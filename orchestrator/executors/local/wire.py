@@ -8,6 +8,8 @@ by value (cloudpickle) when the run first meets it.
 
 from __future__ import annotations
 
+import os
+import struct
 from typing import Any, Callable, Tuple
 
 from workers.protocol import (
@@ -128,26 +130,70 @@ class Wire:
 
 
 class ReaperWire:
-    """The pipe to the pool's reaper (``workers.reaper``): which workers to kill if we die."""
+    """The pipe to the pool's reaper (``workers.reaper``): which workers to kill if we die.
 
-    __slots__ = ("conn",)
+    Writes never block: a reaper that is stopped (SIGSTOP) or starved must not stop the parent
+    (a blocking pipe filled after ~1,400 worker deaths and froze the loop in ``send``). What the
+    pipe cannot take yet waits here as one order per pid (the last one given), so a frozen
+    reaper costs a few bytes per worker, and goes out on the next ``flush``. Frames are written
+    as ``Connection.send_bytes`` frames them, so the reaper reads them with ``recv_bytes``.
+    """
+
+    __slots__ = ("conn", "_fd", "_out", "_orders")
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
+        self._fd: int = conn.fileno()
+        os.set_blocking(self._fd, False)
+        self._out = bytearray()  # framed orders, partly written
+        self._orders: dict[int, bool] = {}  # pid -> watch (True) or unwatch, not yet framed
+
+    def fileno(self) -> int:
+        return self._fd
+
+    @property
+    def pending(self) -> bool:
+        """Whether orders are waiting for the reaper to read."""
+        return bool(self._out or self._orders)
 
     def watch(self, pid: int) -> None:
-        self._send(encode_watch(pid))
+        self._orders[pid] = True
+        self.flush()
 
     def unwatch(self, pid: int) -> None:
-        self._send(encode_unwatch(pid))
+        self._orders[pid] = False  # never dropped: an earlier WATCH of this pid may be out
+        self.flush()
 
-    def goodbye(self) -> None:
-        """The pool closes normally: the reaper exits and leaves the workers alone."""
-        self._send(GOODBYE_FRAME)
-        self.conn.close()
+    def flush(self) -> bool:
+        """Write what the pipe takes now; True when nothing is left waiting."""
+        while True:
+            if not self._out:
+                if not self._orders:
+                    return True
+                for pid, watch in self._orders.items():
+                    frame = encode_watch(pid) if watch else encode_unwatch(pid)
+                    self._out += struct.pack("!i", len(frame)) + frame
+                self._orders.clear()
+            try:
+                written = os.write(self._fd, self._out)
+            except BlockingIOError:
+                return False
+            except OSError:  # the reaper is gone: its keeper restarts it and says it all again
+                self._out.clear()
+                return True
+            del self._out[:written]
 
-    def _send(self, frame: bytes) -> None:
+    def goodbye(self) -> bool:
+        """The pool closes normally: the reaper exits and leaves the workers alone. False when
+        the reaper could not take it (stopped): it must then be killed."""
+        self._orders.clear()
+        self._out += struct.pack("!i", len(GOODBYE_FRAME)) + GOODBYE_FRAME
+        done = self.flush()
+        self.close()
+        return done
+
+    def close(self) -> None:
         try:
-            self.conn.send_bytes(frame)
-        except (OSError, ValueError):
-            pass  # the reaper is gone; each worker's lifeline still watches the parent
+            self.conn.close()
+        except OSError:
+            pass
