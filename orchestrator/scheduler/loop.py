@@ -72,6 +72,9 @@ class Scheduler(Reactions):
         self._wall_started = 0.0
         self._finished_at: float | None = None
         self._results: dict[str, TaskResult] | None = None
+        # Set by the driver while its consumer is behind: nothing new is admitted (no pull, no
+        # dispatch), but events and timers are handled as ever, so deadlines still hold.
+        self.holding = False
 
     @property
     def run_id(self) -> str:
@@ -83,6 +86,11 @@ class Scheduler(Reactions):
     def done(self) -> bool:
         return (self._started and self._unfinished == 0 and self._intake is None
                 and not self._attempts)
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the run is stopping (it admits nothing more)."""
+        return self._stopping is not None
 
     def start(self) -> None:
         """Emit ``run.started``, arm the run's deadline, pull input and dispatch. Mutates."""
@@ -106,8 +114,7 @@ class Scheduler(Reactions):
                 rec = self._records[tid]
                 if rec.waiting == 0 and rec.state is S.PENDING:
                     self._make_ready(rec)
-        self._pull()
-        self._dispatch()
+        self._feed()
 
     def next_timeout(self) -> float | None:
         """Seconds until the next timer is due (``None``: no timer)."""
@@ -124,13 +131,18 @@ class Scheduler(Reactions):
         for event in self.executor.wait(timeout):
             self._handle(event)
         self._fire_timers()
-        self._pull()
-        self._dispatch()
+        self._feed()
         completed, self._completed = self._completed, []
         if not self.retain:
             for rec in completed:
                 self._records.pop(rec.id, None)
         return completed
+
+    def stop(self, reason: StopReason) -> None:
+        """Stop the run for ``reason`` (e.g. its pool is shut down): kill what runs, end what
+        waits, and go on stepping until every kill is confirmed. Mutates."""
+        if self._started:
+            self._stop(reason)
 
     def abort(self, grace_limit: float = 2.0) -> None:
         """Stop now, as for an interrupt: kill every running attempt, cancel the rest, wait for
@@ -220,10 +232,21 @@ class Scheduler(Reactions):
 
     # -- input and dispatch --------------------------------------------------------------------
 
+    def _feed(self) -> None:
+        """Pull and dispatch until neither can do more. A task that fails before it is sent
+        (its arguments cannot be pickled) frees room in the window at once, and nothing else
+        would wake the loop to pull the next one. Mutates."""
+        while True:
+            self._pull()
+            self._dispatch()
+            if (self._intake is None or self._unfinished >= self._window or self.holding
+                    or self._stopping is not None):
+                return
+
     def _pull(self) -> None:
         """Take tasks from a flat batch while the window has room. Mutates."""
         intake = self._intake
-        if intake is None or self._stopping is not None:
+        if intake is None or self._stopping is not None or self.holding:
             return
         while self._unfinished < self._window:
             rec = intake.take()
@@ -235,7 +258,7 @@ class Scheduler(Reactions):
 
     def _dispatch(self) -> None:
         """Send ready tasks to workers while there is room. Mutates."""
-        if self._stopping is not None:
+        if self._stopping is not None or self.holding:
             return
         executor = self.executor
         ready = self._ready
