@@ -215,9 +215,14 @@ class Session:
                     raise _Cancelled()
                 if self._pool_shut_down and not sched.stopping:
                     sched.stop(StopReason.POOL_SHUTDOWN)
+                timeout = sched.next_timeout()
                 if hold is not None:
-                    sched.holding = hold()
-                yield sched.step(sched.next_timeout())
+                    held, sched.holding = sched.holding, hold()
+                    if held and not sched.holding:
+                        # Room again: admit now. A step waits first, and with nothing running
+                        # nothing else would end that wait.
+                        timeout = 0.0
+                yield sched.step(timeout)
         except BaseException:  # GeneratorExit too
             sched.abort()
             raise

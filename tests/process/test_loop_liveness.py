@@ -37,6 +37,7 @@ from orchestrator.clock import MonotonicClock
 from orchestrator.executors.base import Attempt
 from orchestrator.executors.local import warm
 from orchestrator.scheduler.loop import Scheduler
+from orchestrator.session import handoff_bound
 from orchestrator.telemetry.events import TERMINAL_EVENT_TYPES
 from orchestrator.telemetry.sinks import MemorySink
 
@@ -222,3 +223,50 @@ def test_a_graph_run_returns_the_same_values_after_the_payloads_are_freed(pool):
              TaskSpec("c", "builtins:sum", args=(Ref("a"),))]
     res = execute_graph(graph, OrchestrationPolicy(max_concurrency=2), executor=pool)
     assert (res["b"].value, res["c"].value) == (3, 6)
+
+
+# -- the hand-off: a consumer far behind, then catching up ------------------------------------
+
+
+def test_a_stream_whose_consumer_fell_a_full_handoff_behind_resumes_and_finishes(pool):
+    """The consumer waits, in its first result, until the loop holds (the hand-off is full and
+    every attempt it had started has ended); then it takes the rest. The loop must resume
+    admitting at once: nothing is running that would wake it otherwise."""
+    policy = OrchestrationPolicy(max_concurrency=2)
+    bound = handoff_bound(policy)
+    lock = threading.Condition()
+    counts = {"started": 0, "ended": 0}
+
+    def on_event(event: Event) -> None:
+        with lock:
+            if event.type == "task.started":
+                counts["started"] += 1
+            elif event.type in TERMINAL_EVENT_TYPES:
+                counts["ended"] += 1
+            lock.notify_all()
+
+    def held() -> bool:
+        return counts["ended"] > bound and counts["started"] == counts["ended"]
+
+    n = 0
+    for res in iter_parallel((TaskSpec(f"t{i}", "workers.agents:echo", args=(i,))
+                              for i in range(3 * bound)), policy, executor=pool,
+                             on_event=on_event):
+        if n == 0:
+            with lock:
+                assert lock.wait_for(held, GUARD), counts
+                assert counts["ended"] < 3 * bound  # it did hold: not everything ran
+        assert res.status is TaskStatus.SUCCEEDED
+        n += 1
+    assert n == 3 * bound
+
+
+def test_a_fast_consumer_of_a_long_stream_gets_every_result():
+    """Streams of no-ops from a generator on the warm pool, taken as fast as they come: the
+    hand-off fills and empties again and again, and the loop must resume each time (it once
+    waited for good on a wake-up the held step had already used)."""
+    policy = OrchestrationPolicy(max_concurrency=2)
+    for size in (50, 3000, 3000):
+        ids = [res.id for res in iter_parallel(
+            (TaskSpec(f"t{i}", "workers.agents:noop") for i in range(size)), policy)]
+        assert sorted(ids) == sorted(f"t{i}" for i in range(size))
