@@ -41,6 +41,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "deadline-to-timed_out latency, worker replacement, collateral failures"),
     Benchmark("scale", "benchmarks.scale",
               "100,000-task graph build; parent RSS while streaming 200,000 tasks"),
+    Benchmark("dask", "benchmarks.dask",
+              "Dask executor: runner cost vs raw client.submit, sleep speedup, kill latency",
+              optional=True),
     Benchmark("telemetry", "benchmarks.telemetry_overhead",
               "cost of the event stream and its sinks", optional=True),
 )

@@ -103,7 +103,7 @@ class KillReason(enum.Enum):
     RUN_TIMEOUT = "run_timeout"  # the run stops: StopReason.RUN_TIMEOUT
     CASCADE = "cascade"  # the run stops: StopReason.CASCADE
     INTERRUPT = "interrupt"  # the run stops: StopReason.INTERRUPT
-    POOL_SHUTDOWN = "pool_shutdown"  # the run stops: StopReason.POOL_SHUTDOWN (schema 1.2)
+    POOL_SHUTDOWN = "pool_shutdown"  # the run stops: StopReason.POOL_SHUTDOWN (schema 1.3)
 
     __hash__ = object.__hash__
 
