@@ -41,6 +41,11 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "deadline-to-timed_out latency, worker replacement, collateral failures"),
     Benchmark("scale", "benchmarks.scale",
               "100,000-task graph build; parent RSS while streaming 200,000 tasks"),
+    Benchmark("store", "benchmarks.store",
+              "run store: overhead on 5,000 tasks, resume of 10,000, commit and key costs"),
+    Benchmark("fanout", "benchmarks.fanout",
+              "a mapped task expanding into 2,000 and 10,000 no-op children: the expansion's "
+              "share of the run"),
     Benchmark("dask", "benchmarks.dask",
               "Dask executor: runner cost vs raw client.submit, sleep speedup, kill latency",
               optional=True),

@@ -17,6 +17,8 @@ the core never imports Dask).
 
 from typing import TYPE_CHECKING, Any
 
+from workers.retry import RetryAfter
+
 from .api import (
     execute_graph,
     execute_graph_async,
@@ -53,8 +55,9 @@ from .model.errors import (
 )
 from .model.graph import TaskGraph
 from .model.policy import OrchestrationPolicy, RetryPolicy
+from .model.resources import RateLimit, ResourceUsage
 from .model.results import OrchestrationResult, RunMetrics, TaskError, TaskResult, TaskStatus
-from .model.spec import Ref, TaskSpec
+from .model.spec import Each, Ref, TaskSpec
 from .report import write_report
 from .telemetry.costs import CostAdapter, CostModel, CpuTimeCost, ReportedCost, SumCost
 from .telemetry.events import SCHEMA_VERSION, Event, EventType
@@ -68,7 +71,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "TaskSpec", "Ref", "TaskGraph", "RetryPolicy", "OrchestrationPolicy",
+    "TaskSpec", "Ref", "Each", "TaskGraph", "RetryPolicy", "OrchestrationPolicy", "RateLimit",
+    "RetryAfter", "ResourceUsage",
     "execute_graph", "execute_parallel", "iter_parallel", "execute_graph_async",
     "execute_parallel_async",
     "TaskResult", "TaskStatus", "TaskError", "OrchestrationResult", "RunMetrics",

@@ -33,6 +33,7 @@ from .scheduler.facts import task_result
 from .scheduler.loop import Scheduler
 from .scheduler.records import TaskRecord
 from .scheduler.state import StopReason
+from .store.run_binding import StoreOptions
 from .telemetry.costs import CostLike, as_cost_model
 from .telemetry.events import EventHandler
 
@@ -53,7 +54,7 @@ class Session:
                  on_event: EventHandler | Sequence[EventHandler] | None,
                  executor: Executor | None, clock: Clock | None,
                  *, retain: bool, gates: Sequence[Gate] = (), merge: Merge | None = None,
-                 cost: CostLike | None = None) -> None:
+                 cost: CostLike | None = None, store: StoreOptions | None = None) -> None:
         if policy is not None and not isinstance(policy, OrchestrationPolicy):
             raise SpecError(f"policy must be an OrchestrationPolicy, got {policy!r}")
         self.tasks = tasks
@@ -68,6 +69,8 @@ class Session:
         self._async_cancel = InterruptFlag()  # set by cancel(), from another thread
         self._active: Executor | None = None
         self._pool_shut_down = False  # shutdown_shared_pool() was called during the run
+        # Opened now: a bad store or an unknown run to resume fails before anything runs.
+        self.store = store.bind() if store is not None else None
 
     # -- the ways to run ------------------------------------------------------------------------
 
@@ -91,6 +94,7 @@ class Session:
                 finally:
                     sched.finish_run(gates_passed=passed)
                     self.events.close()  # every event delivered, sinks flushed
+                    self._unbind()
             return replace(sched.result(), gates=judged.gates, merged=judged.merged)
 
     def stream(self) -> Iterator[TaskResult]:
@@ -111,6 +115,7 @@ class Session:
                     # A consumer that stops early (close, break, an error) stops the run: the
                     # loop kills what runs and finishes the run before this goes on.
                     thread.finish_quietly()
+                    self._unbind()
 
     async def execute_async(self) -> OrchestrationResult:
         """``execute()`` on a thread; cancelling the awaiting task kills the running workers
@@ -199,7 +204,11 @@ class Session:
 
     def _scheduler(self, executor: Executor) -> Scheduler:
         return Scheduler(self.tasks, self.policy, executor, self.clock, events=self.events,
-                         retain=self.retain, cost=self.cost)
+                         retain=self.retain, cost=self.cost, store=self.store)
+
+    def _unbind(self) -> None:
+        if self.store is not None:
+            self.store.close()
 
     def _steps(self, sched: Scheduler, signals: InterruptFlag, *,
                hold: Callable[[], bool] | None = None) -> Generator[list[TaskRecord], None, None]:
@@ -266,6 +275,8 @@ def most_busy(tasks: TaskGraph | Iterable[TaskSpec]) -> int | None:
     of a chain runs only after the one before it, so a graph of ``n`` tasks whose longest chain
     has ``c`` runs at most ``n - c + 1`` at once (exact for a chain and for a flat batch)."""
     if isinstance(tasks, TaskGraph):
+        if any(spec.mapped for spec in tasks):
+            return None  # a mapped task (Each) grows the graph at run time: not known
         n = len(tasks)
         if n == 0 or n > _CHAIN_LIMIT:
             return n

@@ -1,5 +1,6 @@
 """The ``orchestrator`` command line (click): ``run``, ``validate``, ``graph``, ``schema``,
-``events summarize``, ``report``.
+``events summarize``, ``report``, ``runs`` (the run store: ``runs.py``; ``run``'s store
+options: ``store_options.py``).
 
     orchestrator run examples/analysis.yaml --max-concurrency 4
     python -m orchestrator validate flow.toml
@@ -13,7 +14,7 @@ option per policy field, ``progress`` the live display, ``summary`` what a run p
 from __future__ import annotations
 
 # Importing a command's module registers it on the group.
-from . import events, graph, report, run, schema, validate  # noqa: F401
+from . import events, graph, report, run, runs, schema, validate  # noqa: F401
 from .app import cli, main
 
 __all__ = ["cli", "main"]

@@ -1,7 +1,9 @@
 """Draw a TaskGraph as Mermaid, Graphviz DOT or plain text (``orchestrator graph``).
 
 Edges point from a dependency to the task that needs it (the direction data flows). Task ids
-can hold any character, so Mermaid and DOT get generated node names and quoted labels.
+can hold any character, so Mermaid and DOT get generated node names and quoted labels. A mapped
+task (``Each``) is one node labelled ``id [*]``: how many children it has is known only when
+its source has run.
 """
 
 from __future__ import annotations
@@ -20,12 +22,17 @@ def _edges(graph: TaskGraph) -> list[tuple[str, list[str]]]:
     return [(tid, sorted(graph.deps(tid), key=position.__getitem__)) for tid in order]
 
 
+def _name(graph: TaskGraph, tid: str) -> str:
+    """How a task is shown: its id, with ``[*]`` for a mapped task."""
+    return f"{tid} [*]" if graph[tid].mapped else tid
+
+
 def _mermaid(graph: TaskGraph) -> list[str]:
     edges = _edges(graph)
     names = {tid: f"t{i}" for i, (tid, _) in enumerate(edges)}
 
     def label(tid: str) -> str:
-        return tid.replace('"', "#quot;")  # Mermaid's entity code for a double quote
+        return _name(graph, tid).replace('"', "#quot;")  # Mermaid's entity code for a quote
 
     lines = ["flowchart TD"]
     lines += [f'    {names[tid]}["{label(tid)}"]' for tid in names]
@@ -40,7 +47,8 @@ def _dot_quote(text: str) -> str:
 def _dot(graph: TaskGraph) -> list[str]:
     edges = _edges(graph)
     lines = ["digraph workflow {", "    rankdir=LR;", "    node [shape=box];"]
-    lines += [f"    {_dot_quote(tid)};" for tid, _ in edges]
+    lines += [f"    {_dot_quote(tid)} [label={_dot_quote(_name(graph, tid))}];"
+              if graph[tid].mapped else f"    {_dot_quote(tid)};" for tid, _ in edges]
     lines += [f"    {_dot_quote(dep)} -> {_dot_quote(tid)};" for tid, deps in edges for dep in deps]
     lines.append("}")
     return lines
@@ -48,7 +56,8 @@ def _dot(graph: TaskGraph) -> list[str]:
 
 def _text(graph: TaskGraph) -> list[str]:
     """One line per task in topological order: ``merge <- scan-0, scan-1``."""
-    edges = _edges(graph)
+    edges = [(_name(graph, tid), [_name(graph, d) for d in deps])
+             for tid, deps in _edges(graph)]
     width = min(max((len(t) for t, _ in edges), default=0), 40)
     lines = []
     for tid, deps in edges:

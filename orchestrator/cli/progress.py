@@ -45,7 +45,7 @@ __all__ = ["RunTracker", "Snapshot", "LiveDisplay", "counts_text", "running_text
 _BAD = frozenset({TaskStatus.FAILED, TaskStatus.TIMED_OUT})
 _DROPPED = frozenset({TaskStatus.SKIPPED, TaskStatus.CANCELLED})
 _COUNTED = frozenset({EventType.RUN_STARTED, EventType.TASK_STARTED,
-                      EventType.TASK_RETRY_SCHEDULED, *STATUS_OF_EVENT})
+                      EventType.TASK_RETRY_SCHEDULED, EventType.TASK_EXPANDED, *STATUS_OF_EVENT})
 REFRESH_PER_SECOND = 5.0
 BAR_WIDTH = 30  # narrower when the terminal is: the counts keep their place
 
@@ -85,6 +85,11 @@ class RunTracker:
                 self._total = tasks if isinstance(tasks, int) else None
             elif kind == EventType.TASK_STARTED and event.task_id is not None:
                 self._running[event.task_id] = worker_address(event)
+            elif kind == EventType.TASK_EXPANDED:
+                # A mapped task's children are new tasks: the total grows by their number.
+                n = (event.data or {}).get("n")
+                if self._total is not None and isinstance(n, int):
+                    self._total += n
             elif kind == EventType.TASK_RETRY_SCHEDULED:
                 self._retries += 1
                 self._running.pop(event.task_id or "", None)

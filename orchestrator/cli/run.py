@@ -49,7 +49,15 @@ from .inputs import format_option, load_input, path_option, run_imports
 from .policy_options import policy_options, pop_overrides
 from .progress import LiveDisplay
 from .report import RunReport
-from .summary import metrics_line, outcome_message, plural, result_document, summary_lines
+from .store_options import StoreChoice, choose_store, store_notes, store_options
+from .summary import (
+    metrics_line,
+    outcome_message,
+    plural,
+    resource_lines,
+    result_document,
+    summary_lines,
+)
 from .tracebacks import traceback_lines
 
 __all__ = ["run"]
@@ -67,6 +75,7 @@ __all__ = ["run"]
               help="Print the traceback of every failed task below the summary (without it: "
                    "the first one).")
 @policy_options
+@store_options
 @click.option("--cluster", metavar="ADDRESS|local:N",
               help="Run on a Dask cluster: its scheduler's address (tcp://HOST:PORT), or "
                    "local:N for N Dask workers on this machine. [default: local processes]")
@@ -105,7 +114,7 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, clu
     if problems:
         raise WorkflowError(problems)
     merge, gates = resolve_hooks(wf)
-
+    store = ctx.with_resource(choose_store(wf, workflow, params, tuple(sys.argv[1:])))
     human, color, display = _terminal(as_json=as_json, quiet=quiet, events=events)
     with contextlib.ExitStack() as stack:
         executor = stack.enter_context(_cluster_executor(wf.cluster))
@@ -123,7 +132,7 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, clu
         if display is not None:
             sinks.append(display.tracker)
         result, signal_code = _execute(wf, merge, gates, sinks, display, _cost(cpu_hour_price),
-                                       executor)
+                                       executor, store)
         logged = _close_log(log)
         code = logged.exit_code(exit_code(result, signal_code))
         document = result_document(result, source=wf.source, name=wf.name, code=code)
@@ -132,7 +141,7 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, clu
             out_file.write("\n")
 
     _print(result, document, code, as_json=as_json, quiet=quiet, human=human, color=color,
-           logged=logged, every_traceback=every_traceback)
+           logged=logged, every_traceback=every_traceback, store=store)
     ctx.exit(code)
 
 
@@ -147,9 +156,10 @@ def _load(workflow: str | None, tasks_json: str | None, cluster: str | None, kin
 
 def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, as_json: bool,
            quiet: bool, human: IO[str], color: bool, logged: LogOutcome,
-           every_traceback: bool = False) -> None:
+           every_traceback: bool = False, store: StoreChoice | None = None) -> None:
     """The JSON document, or the table; the metrics line; the ``Error:`` line if any (and
-    the event log's problem: as the error for exit 4, else as a warning above it)."""
+    the event log's problem: as the error for exit 4, else as a warning above it); then
+    the store's notes (results no longer stored, how to resume)."""
     if as_json:
         click.echo(json.dumps(document, indent=2))
     elif not quiet:
@@ -157,6 +167,8 @@ def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, 
             click.echo(line, file=human, color=color)
     if not as_json:
         click.echo(metrics_line(result), file=human)
+        for line in resource_lines(result):
+            click.echo(line, file=human)
     if every_traceback or not quiet:
         for line in traceback_lines(result, every=every_traceback):
             click.echo(line, err=True)
@@ -170,6 +182,8 @@ def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, 
             click.echo(f"Warning: {logged.problem}", err=True)
     if message is not None:
         click.echo(f"Error: {message}", err=True)
+    if store is not None:
+        store_notes(result, store, code)
 
 
 def _terminal(*, as_json: bool, quiet: bool, events: str | None,
@@ -286,14 +300,16 @@ def _opened(option: str, path: str, opener: Callable[[str], Any]) -> Iterator[An
 
 def _execute(wf: Workflow, merge: Callable[..., Any] | None, gates: list[Callable[..., Any]],
              sinks: list[Callable[[Any], None]], display: LiveDisplay | None, cost: CostModel,
-             executor: Executor | None) -> tuple[OrchestrationResult, int | None]:
+             executor: Executor | None, store: StoreChoice,
+             ) -> tuple[OrchestrationResult, int | None]:
     """Run ``wf``; on Ctrl-C/SIGTERM return the partial result and the exit code to use."""
     try:
         with display or contextlib.nullcontext(), warnings.catch_warnings():
             # The event log's trouble is told once, after the summary (_close_log).
             warnings.simplefilter("ignore", SinkWarning)
             result = execute_graph(wf.graph, wf.policy, on_event=sinks or None, merge=merge,
-                                   gates=gates, cost=cost, executor=executor)
+                                   gates=gates, cost=cost, executor=executor,
+                                   **store.kwargs())
         return result, None
     except KeyboardInterrupt as exc:
         partial = partial_result(exc)

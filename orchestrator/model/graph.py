@@ -10,6 +10,7 @@ missing ``estimate`` (``Estimates``), which a lazy flat batch applies one task a
 from __future__ import annotations
 
 import heapq
+import re
 from typing import Iterable, Iterator, Mapping, Sequence
 
 from .errors import CycleError, DuplicateTaskError, MissingDependencyError, SpecError
@@ -65,6 +66,7 @@ class TaskGraph:
             if spec.id in specs:
                 raise DuplicateTaskError(spec.id)
             specs[spec.id] = spec
+        _check_child_ids(specs)
         deps: dict[str, tuple[str, ...]] = {}
         dependents: dict[str, list[str]] = {tid: [] for tid in specs}
         for tid, spec in specs.items():
@@ -210,6 +212,24 @@ class TaskGraph:
                     del on_path[node]
                     done.add(node)
         raise AssertionError("no cycle found among nodes Kahn's algorithm could not order")
+
+
+_CHILD_SUFFIX = re.compile(r"^(\[\d+\])+$")
+
+
+def _check_child_ids(specs: Mapping[str, TaskSpec]) -> None:
+    """Refuse an id that a mapped task's child will take (``research[0]`` beside a mapped
+    ``research``): known before the run, so not left to fail the expansion."""
+    mapped = [tid for tid, spec in specs.items() if spec.mapped]
+    if not mapped:
+        return
+    for tid in specs:
+        cut = tid.find("[")
+        while cut > 0:
+            if tid[:cut] in mapped and _CHILD_SUFFIX.match(tid[cut:]):
+                raise DuplicateTaskError(tid, f"task id {tid!r} is taken by a child of mapped "
+                                              f"task {tid[:cut]!r}")
+            cut = tid.find("[", cut + 1)
 
 
 # -- the two shapes of a run's input --------------------------------------------------------

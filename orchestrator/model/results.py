@@ -4,7 +4,8 @@ A task's failure is a value (``TaskResult.error``, a picklable ``TaskError``), n
 ``TaskError.kind`` keeps apart "the callable raised" (``exception``), "it ran too long"
 (``timeout``), "its worker died" (``crash``), "it used too much memory" (``memory``), "its
 arguments or result could not cross the process boundary" (``pickling``), "the run stopped it"
-(``cancelled``) and "an upstream task failed" (``upstream``).
+(``cancelled``), "an upstream task failed" (``upstream``), "a mapped task could not expand"
+(``expansion``) and "some of a mapped task's children did not succeed" (``mapped``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal, Mapping
 
 from .errors import TaskFailedError
+from .resources import ResourceUsage
 
 __all__ = [
     "TaskStatus",
@@ -39,7 +41,8 @@ class TaskStatus(str, enum.Enum):
         return self.value
 
 
-ErrorKind = Literal["exception", "timeout", "crash", "memory", "pickling", "cancelled", "upstream"]
+ErrorKind = Literal["exception", "timeout", "crash", "memory", "pickling", "cancelled", "upstream",
+                    "expansion", "mapped"]
 
 
 class RemoteTraceback(Exception):
@@ -110,6 +113,11 @@ class TaskResult:
     numbers summed over the attempts that finished (a failed try's cost was still spent), other
     values as the latest attempt gave them. ``worker_pid`` is the process that ran the last
     attempt; ``worker`` the address of the cluster worker it ran on (``None`` on this machine).
+    ``reused_from``: the run whose stored result this one is (a resumed or cached task: it did
+    not run, ``attempts`` is 0 and its times are those it had in that run); None when it ran.
+    ``children``: a mapped task's (``Each``) children's results in index order, ``None`` for any
+    other task (and for a mapped task that could not expand); its ``value`` is then the list of
+    their values, a failed child's ``TaskError`` in its place.
     """
 
     id: str
@@ -128,10 +136,17 @@ class TaskResult:
     reports: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, Any] = field(default_factory=dict)
     worker: str | None = None
+    reused_from: str | None = None
+    children: tuple[TaskResult, ...] | None = None
 
     @property
     def ok(self) -> bool:
         return self.status is TaskStatus.SUCCEEDED
+
+    @property
+    def mapped(self) -> bool:
+        """Whether this is a mapped task's result (see ``children``)."""
+        return self.children is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +165,8 @@ class TaskResult:
             "cpu_time": self.cpu_time,
             "peak_rss": self.peak_rss,
             "reports": dict(self.reports),
+            "reused_from": self.reused_from,
+            **({} if self.children is None else {"children": [c.id for c in self.children]}),
         }
 
 
@@ -165,6 +182,10 @@ class RunMetrics:
     ``efficiency`` = parallelism / workers used.
     ``utilization`` = busy worker-seconds / (workers x wall time).
     ``critical_path`` = the longest dependency chain in measured durations (seconds).
+    ``resources``: name -> ``ResourceUsage`` (peak, time-weighted mean, total wait) for each
+    named resource the run's tasks held or waited for; empty when none did.
+    ``reused``: tasks taken from a run store instead of run (counted in ``tasks`` and
+    ``counts``, as succeeded); every time figure is over what ran in this run.
     """
 
     wall_time: float
@@ -180,6 +201,8 @@ class RunMetrics:
     critical_path: float
     cpu_time: float
     cost_estimate: float | None = None
+    resources: Mapping[str, ResourceUsage] = field(default_factory=dict)
+    reused: int = 0
 
     @property
     def speedup_vs_serial(self) -> float:
@@ -187,7 +210,7 @@ class RunMetrics:
         return self.parallelism
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "wall_time": self.wall_time,
             "serial_time": self.serial_time,
             "parallelism": self.parallelism,
@@ -202,7 +225,11 @@ class RunMetrics:
             "critical_path": self.critical_path,
             "cpu_time": self.cpu_time,
             "cost_estimate": self.cost_estimate,
+            "reused": self.reused,
         }
+        if self.resources:
+            out["resources"] = {name: u.to_dict() for name, u in self.resources.items()}
+        return out
 
 
 @dataclass(frozen=True)
@@ -216,6 +243,8 @@ class OrchestrationResult:
     interrupted: bool = False
     gates: tuple[Any, ...] = ()
     merged: Any = None
+    # With a run store: why results stopped being stored mid-run (None: all were, or no store).
+    store_note: str | None = None
 
     @property
     def ok(self) -> bool:

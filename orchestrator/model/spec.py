@@ -1,8 +1,10 @@
-"""TaskSpec and Ref: what to run, validated when it is built.
+"""TaskSpec, Ref and Each: what to run, validated when it is built.
 
 A ``TaskSpec`` is frozen and picklable. ``fn`` is a callable or an import path ``"pkg.mod:func"``
 that the worker resolves. ``Ref("other")`` anywhere inside ``args``/``kwargs`` (also nested in
 lists, tuples and dicts) stands for the result of task ``other``; it implies the dependency.
+``Each(Ref("plan"))`` in the same places marks the task as *mapped*: it runs once per element of
+``plan``'s result (``model/each.py`` builds the children; docs/workflow.md has the rules).
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
 
 from .errors import CycleError, SpecError, short_repr
+from .resources import check_request
 
 if TYPE_CHECKING:
     from .policy import RetryPolicy
 
 __all__ = [
-    "Ref", "TaskSpec", "TaskFn", "find_refs", "substitute_refs", "as_task_spec", "as_flat_task",
+    "Ref", "Each", "TaskSpec", "TaskFn", "find_refs", "substitute_refs", "as_task_spec",
+    "as_flat_task",
 ]
 
 TaskFn = Union[Callable[..., Any], str]
@@ -37,15 +41,45 @@ class Ref:
             raise SpecError(f"Ref.task_id must be a non-empty string, got {self.task_id!r}")
 
 
-def find_refs(obj: Any) -> list[str]:
-    """Ids of every ``Ref`` inside ``obj`` (through lists, tuples, sets and dict values), in
-    the order they appear."""
+@dataclass(frozen=True, slots=True)
+class Each:
+    """Marks a task as mapped over ``source``: a ``Ref`` (the task's result must be a list or
+    tuple), a list or tuple given here, or another ``Each`` (``Each(Each(Ref("r")))`` maps over
+    every element of every element: children ``t[i][j]``). Child ``i`` gets element ``i`` in its
+    place. Two ``Each``s in one task zip their sequences."""
+
+    source: Any
+
+    def __post_init__(self) -> None:
+        src = self.source
+        if not isinstance(src, (Ref, Each, list, tuple)):
+            raise SpecError(f"Each() takes a Ref, another Each, a list or a tuple, got "
+                            f"{type(src).__name__} {src!r}")
+        if isinstance(src, list):
+            object.__setattr__(self, "source", tuple(src))
+
+    @property
+    def depth(self) -> int:
+        """How many levels of mapping this stands for (``Each(Each(x))``: 2)."""
+        return 1 + (self.source.depth if isinstance(self.source, Each) else 0)
+
+
+def find_refs(obj: Any, eaches: list[Each] | None = None) -> list[str]:
+    """Ids of every ``Ref`` inside ``obj`` (through lists, tuples, sets, dict values and
+    ``Each``), in the order they appear; the outermost ``Each``s go to ``eaches`` if given."""
     found: list[str] = []
     stack = [obj]
     while stack:
         item = stack.pop()
         if isinstance(item, Ref):
             found.append(item.task_id)
+        elif isinstance(item, Each):
+            if eaches is not None:
+                eaches.append(item)
+            inner = item.source
+            while isinstance(inner, Each):
+                inner = inner.source
+            stack.append(inner)
         elif isinstance(item, (list, tuple)):
             stack.extend(reversed(item))  # reversed: pop() then visits them in order
         elif isinstance(item, (set, frozenset)):
@@ -105,6 +139,12 @@ class TaskSpec:
     ``timeout`` and ``retry`` override the run's policy for this task. ``priority``: higher
     starts first. ``estimate``: expected run time in seconds, used to find the critical path.
     ``max_memory_mb``: kill the task when its worker (with its children) passes this resident size.
+    ``resources``: named amounts (``{"cpu": 1, "api": 1}``) held while an attempt runs, on top of
+    the worker slot; each name needs a capacity in the policy (``model/resources.py``).
+    ``cache``: with a run store, reuse a succeeded result of the same fingerprint from any run
+    (``True``), never reuse one, not even on resume (``False``: its output must be fresh each
+    run), or follow the run's ``cache=`` (``None``). ``version``: stands for the function's
+    code in its fingerprint (docs/store.md): change it to make stored results stale.
     """
 
     id: str
@@ -118,6 +158,9 @@ class TaskSpec:
     estimate: float | None = None
     tags: Mapping[str, Any] = field(default_factory=dict)
     max_memory_mb: float | None = None
+    resources: Mapping[str, float] = field(default_factory=dict)
+    cache: bool | None = None
+    version: str | None = None
 
     def __post_init__(self) -> None:
         from .policy import RetryPolicy
@@ -137,14 +180,7 @@ class TaskSpec:
             if not isinstance(key, str):
                 raise SpecError(f"task {tid!r}: kwargs keys must be strings, got {key!r}")
         object.__setattr__(self, "kwargs", dict(self.kwargs))
-        deps = self.deps
-        if isinstance(deps, str) or not _is_iterable(deps):
-            raise SpecError(f"task {tid!r}: deps must be a list of task ids, got {deps!r}")
-        deps = tuple(deps)
-        for dep in deps:
-            if not isinstance(dep, str) or not dep:
-                raise SpecError(f"task {tid!r}: every dependency must be a task id, got {dep!r}")
-        object.__setattr__(self, "deps", deps)
+        object.__setattr__(self, "deps", _checked_deps(self.deps, tid))
         _check_seconds(self.timeout, "timeout", tid)
         if self.retry is not None and not isinstance(self.retry, RetryPolicy):
             raise SpecError(
@@ -164,13 +200,22 @@ class TaskSpec:
             if not _is_number(m) or not m > 0:
                 raise SpecError(f"task {tid!r}: max_memory_mb must be > 0 or None, "
                                 f"got {short_repr(m)}")
-        refs = find_refs(self.args) + find_refs(self.kwargs)
-        object.__setattr__(self, "_refs", tuple(dict.fromkeys(refs)))
+        object.__setattr__(self, "resources", check_request(self.resources, tid))
+        _check_store_fields(self.cache, self.version, tid)
+        refs, mapped = _scan_arguments(self.args, self.kwargs, tid)
+        object.__setattr__(self, "_refs", refs)
+        object.__setattr__(self, "_mapped", mapped)
         if tid in self.all_deps:  # the shortest cycle, as graphlib reports {1: {1}}
             raise CycleError([tid, tid])
 
     # ``_refs`` is set in __post_init__; dataclass fields stay the public constructor.
     _refs: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+    _mapped: bool = field(default=False, init=False, repr=False, compare=False)
+
+    @property
+    def mapped(self) -> bool:
+        """Whether an ``Each`` in ``args``/``kwargs`` makes this a mapped task."""
+        return self._mapped
 
     @property
     def has_refs(self) -> bool:
@@ -182,6 +227,18 @@ class TaskSpec:
         if not self._refs:
             return self.deps
         return tuple(dict.fromkeys(self.deps + self._refs))
+
+    def derive(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+               deps: tuple[str, ...], refs: tuple[str, ...], mapped: bool) -> TaskSpec:
+        """A copy with another id, arguments, deps, ``Ref`` ids and mapped flag: a mapped
+        task's child, whose fields the caller knows to be valid (every other field was checked
+        when this spec was built; a full check costs ~10x as much per child)."""
+        child: TaskSpec = object.__new__(TaskSpec)
+        fields = child.__dict__
+        fields.update(self.__dict__)
+        fields.update(id=task_id, args=args, kwargs=kwargs, deps=deps, _refs=refs,
+                      _mapped=mapped)
+        return child
 
     @property
     def fn_name(self) -> str:
@@ -205,11 +262,45 @@ def as_task_spec(item: object) -> TaskSpec:
 def as_flat_task(item: object) -> TaskSpec:
     """``item``, checked to be a task of a flat batch: a ``TaskSpec`` without dependencies."""
     spec = as_task_spec(item)
+    if spec.mapped:
+        raise SpecError(
+            f"task {spec.id!r} is mapped (Each); a flat batch takes independent tasks, and "
+            f"expanding one needs a graph (use execute_graph)")
     if spec.all_deps:
         raise SpecError(
             f"task {spec.id!r} has dependencies {list(spec.all_deps)}; flat batches take "
             f"independent tasks (use execute_graph for dependencies)")
     return spec
+
+
+def _checked_deps(deps: Any, tid: str) -> tuple[str, ...]:
+    if isinstance(deps, str) or not _is_iterable(deps):
+        raise SpecError(f"task {tid!r}: deps must be a list of task ids, got {deps!r}")
+    checked: tuple[str, ...] = tuple(deps)
+    for dep in checked:
+        if not isinstance(dep, str) or not dep:
+            raise SpecError(f"task {tid!r}: every dependency must be a task id, got {dep!r}")
+    return checked
+
+
+def _check_store_fields(cache: Any, version: Any, tid: str) -> None:
+    if cache is not None and not isinstance(cache, bool):
+        raise SpecError(f"task {tid!r}: cache must be True, False or None, got {cache!r}")
+    if version is not None and (not isinstance(version, str) or not version):
+        raise SpecError(f"task {tid!r}: version must be a non-empty string or None, "
+                        f"got {version!r}")
+
+
+def _scan_arguments(args: Any, kwargs: Any, task_id: str) -> tuple[tuple[str, ...], bool]:
+    """The ids the ``Ref``s name (in order, without repeats), and whether an ``Each`` makes the
+    task mapped; zipped ``Each``s must nest to the same depth."""
+    eaches: list[Each] = []
+    refs = find_refs(args, eaches) + find_refs(kwargs, eaches)
+    depths = sorted({e.depth for e in eaches})
+    if len(depths) > 1:
+        raise SpecError(f"task {task_id!r}: its Each()s nest to different depths {depths}; "
+                        f"zipped Each()s must nest alike")
+    return tuple(dict.fromkeys(refs)), bool(depths)
 
 
 def _is_iterable(value: Any) -> bool:

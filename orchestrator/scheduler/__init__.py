@@ -30,10 +30,15 @@ Backpressure
     the recent attempts are shorter than ``PREFETCH_BELOW_S``. Lazy input is pulled only while
     fewer than ``max_concurrency + max_pending`` pulled tasks are unfinished.
 
+Mapped tasks
+    A task with an ``Each`` never runs: when its dependencies are done it expands into child
+    tasks, which run like any other, and it ends after the last of them (``expansion``).
+
 TaskRecord fields
-    ``spec``, ``seq``, ``rank`` and ``dependents`` never change. ``state`` changes only through
-    ``TaskRecord.move`` (the diagram is in ``state.py``); the DISPATCHED -> RUNNING move only in
-    ``AttemptTable.start``; everything else is bookkeeping the scheduler writes.
+    ``spec``, ``seq``, ``rank`` and ``group`` never change; ``dependents`` only grows, when a
+    task admitted during the run (``add_tasks``) depends on the record. ``state`` changes only
+    through ``TaskRecord.move`` (the diagram is in ``state.py``); the DISPATCHED -> RUNNING move
+    only in ``AttemptTable.start``; everything else is bookkeeping the scheduler writes.
 
 Guarantee
     Every task reaches exactly one terminal state and exactly one terminal event is emitted for
@@ -41,7 +46,8 @@ Guarantee
     one it ran, the run's deadline, a cascade, or an interrupt. ``Endings._end`` is the one
     terminal move and the one place that emits a terminal event.
 
-The state (all of it lives on the ``Scheduler``; set up in ``Endings`` and ``Scheduler``)
+The state (all of it lives on the ``Scheduler``; set up in ``Endings``, ``Expansion`` and
+``Scheduler``)
     ``policy``, ``executor``, ``clock``, ``cost``, ``retain``  what the run was given
     ``events``         the run's event stream (``RunEvents``), shared with the gates
     ``_records``       task id -> ``TaskRecord``; a streaming run drops a record once it ended
@@ -63,6 +69,8 @@ The state (all of it lives on the ``Scheduler``; set up in ``Endings`` and ``Sch
     ``_wall_started``  the run's start on the wall clock (the result's ``started_at``)
     ``_finished_at``   when ``finish_run()`` ended the run, on its clock
     ``_results``       the task results, built once when the run is done
+    ``_estimates``     the missing-estimate rule over the graph, for admitted tasks' ranks
+    ``_seqs``          the submission order of admitted tasks, after the graph's
 
 The modules
     ``state``      TaskState and its transitions; StopReason and KillReason with their tables
@@ -70,6 +78,7 @@ The modules
     ``attempts``   the attempt table
     ``ready``      the ready queue, a flat batch's admission, the prefetch rule
     ``endings``    every path to a terminal state, the run's stop, kills
+    ``expansion``  mapped tasks: expanding, ending with their children; add_tasks
     ``reactions``  what each executor event and each timer does
     ``loop``       the Scheduler: start, step, done, abort, result; input and dispatch
     ``timers``     the timer heap and the timer kinds

@@ -47,7 +47,7 @@ class RunEvents:
     """Emits one run's events to ``sinks`` (one callable, a list, or ``None``: no events)."""
 
     __slots__ = ("handler", "run_id", "_clock", "_origin", "_seq", "_sinks", "_inline",
-                 "_delivery", "_alerts", "_unwatch", "_closed")
+                 "_delivery", "_alerts", "_unwatch", "_closed", "_held")
 
     def __init__(self, sinks: EventHandler | Sequence[EventHandler] | None, clock: Clock,
                  run_id: str | None = None, *, off_loop: bool = False) -> None:
@@ -57,6 +57,7 @@ class RunEvents:
         self._alerts: list[dict[str, Any]] = []
         self._unwatch: list[Callable[[], None]] = []
         self._closed = False
+        self._held: list[Event] | None = None  # events kept back until a store commit
         self.run_id = run_id or uuid.uuid4().hex[:16]
         self._delivery = Delivery(others, self._dropped_off_loop,
                                   f"events-{self.run_id}") if others else None
@@ -81,6 +82,7 @@ class RunEvents:
         cannot hide the run's result). Idempotent. Mutates."""
         if self._closed:
             return
+        self.release()
         self._closed = True
         for unwatch in self._unwatch:
             unwatch()
@@ -105,6 +107,9 @@ class RunEvents:
         event = _new_event(Event, (type_, next(self._seq), clock.wall(), self.run_id,
                                    clock.now() - self._origin, None, None, pid, duration, None,
                                    reason, data, SCHEMA_VERSION))
+        if self._held is not None:
+            self._held.append(event)
+            return
         try:
             handler(event)
         except Exception as exc:
@@ -123,10 +128,37 @@ class RunEvents:
         event = _new_event(Event, (type_, next(self._seq), clock.wall(), self.run_id,
                                    clock.now() - self._origin, rec.spec.id, rec.attempt or None,
                                    pid, duration, error, reason, data, SCHEMA_VERSION))
+        if self._held is not None:
+            self._held.append(event)
+            return
         try:
             handler(event)
         except Exception as exc:
             self._drop(handler, exc, type_)
+        if self._alerts:
+            self._report_lagging()
+
+    def hold(self) -> None:
+        """Keep every event from now on back (numbered and stamped as usual) until
+        ``release``: with a run store, nobody sees a task end before its outcome is on disk.
+        Mutates."""
+        if self._held is None and self.handler is not None:
+            self._held = []
+
+    def release(self) -> None:
+        """Deliver what ``hold`` kept back, in order. Mutates."""
+        held, self._held = self._held, None
+        handler = self.handler
+        if not held or handler is None:
+            return
+        for event in held:
+            try:
+                handler(event)
+            except Exception as exc:
+                self._drop(handler, exc, event.type)
+                handler = self.handler
+                if handler is None:
+                    return
         if self._alerts:
             self._report_lagging()
 

@@ -10,16 +10,19 @@ waits) and ``_cancel_leftovers`` (what is left when the run gives up waiting for
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections import deque
+from typing import TYPE_CHECKING, Iterable
 
 from ..clock import Clock
 from ..executors.base import Executor
 from ..model.errors import DuplicateTaskError
 from ..model.graph import TaskGraph
 from ..model.policy import OrchestrationPolicy
+from ..model.resources import check_fits, retry_after_seconds, weighted_ranks
 from ..model.results import TaskError
 from ..model.spec import TaskSpec
 from ..telemetry.events import TERMINAL_EVENT, EventType
+from .admission import Admission
 from .attempts import AttemptTable
 from .emitter import RunEvents
 from .facts import task_facts
@@ -29,11 +32,17 @@ from .state import LOST_ENDS, KillReason, StopReason, TaskState
 from .timers import Timer, TimerHeap, TimerKey
 from .wording import cancelled_error, leftover_timeout_error, upstream_error
 
+if TYPE_CHECKING:
+    from ..store.run_binding import RunBinding
+
 __all__ = ["Endings"]
 
 S = TaskState
 _FAILED = (S.FAILED, S.TIMED_OUT)
 _UNSUCCESSFUL = (S.FAILED, S.TIMED_OUT, S.SKIPPED, S.CANCELLED)
+# A mapped task's failure names its failed children (or why it could not expand): a task
+# skipped for it repeats that, so the skip reason says which child failed and how.
+_OWN_REASON = ("mapped", "expansion")
 
 
 class Endings:
@@ -48,17 +57,21 @@ class Endings:
         self.retain = retain
         self._records: dict[str, TaskRecord] = {}
         self._ready = ReadyQueue(policy.critical_path_first)
-        self._attempts = AttemptTable()
+        self._admission = Admission(policy, clock, events)
+        self._attempts = AttemptTable(self._admission)
         self._prefetch = Prefetch(policy.pending_limit)
         self._timers: TimerHeap[TimerKey] = TimerHeap()
         self._completed: list[TaskRecord] = []
         self._unfinished = 0
         self._retries = 0
         self._stopping: StopReason | None = None
+        self.holding = False  # consumer behind: admit nothing; events and timers go on
         self._stop_cause: str | None = None
         self._started_at = 0.0
         self._graph: TaskGraph | None = None
         self._intake: Intake | None = None
+        self.store: RunBinding | None = None  # the run store's hooks (store/run_binding.py)
+        self._reusable: deque[TaskRecord] = deque()  # ready, a stored result to take, in order
         if isinstance(tasks, TaskGraph):
             self._graph = tasks
             self._load_graph(tasks)
@@ -66,7 +79,10 @@ class Endings:
             self._intake = Intake(tasks)
 
     def _load_graph(self, graph: TaskGraph) -> None:
-        ranks = graph.ranks()
+        policy = self.policy
+        for spec in graph.specs.values():
+            check_fits(spec, policy.resources, policy.rate_limits)
+        ranks = weighted_ranks(graph, policy.resources, policy.max_concurrency)
         for seq, spec in enumerate(graph.specs.values()):
             rec = TaskRecord(spec, seq, ranks[spec.id], graph.dependents(spec.id))
             rec.waiting = len(graph.deps(spec.id))
@@ -76,6 +92,8 @@ class Endings:
     def _admit(self, rec: TaskRecord) -> None:
         """Take in a task pulled from a flat batch. Mutates."""
         tid = rec.spec.id
+        if rec.request:
+            check_fits(rec.spec, self.policy.resources, self.policy.rate_limits)
         if tid in self._records:
             # A streaming run forgets what finished, so only a running id is a duplicate.
             raise (DuplicateTaskError(tid) if self.retain else
@@ -88,7 +106,12 @@ class Endings:
         rec.move(S.READY)
         if self.events.handler is not None:
             self.events.task_event(EventType.TASK_READY, rec)
-        self._ready.push(rec)
+        if self.store is not None and rec.attempt == 0 and self.store.check(rec):
+            self._reusable.append(rec)  # ended by the dispatch, without a worker
+            return
+        head = self._ready.push(rec)
+        if rec.request:
+            self._admission.queued(rec, head)
 
     # -- ending one task -----------------------------------------------------------------------
 
@@ -96,16 +119,26 @@ class Endings:
         """Move ``rec`` to a terminal state, emit its one terminal event, unblock or skip its
         dependents (``skip_below=False``: the caller skips them). Mutates."""
         rec.move(state)
+        if rec.request:
+            self._admission.waiting.pop(rec.id, None)  # e.g. its arguments did not pickle
         if rec.finished_at is None or state is S.CANCELLED or state is S.SKIPPED:
             rec.finished_at = self.clock.now() - self._started_at
         self._unfinished -= 1
         self._completed.append(rec)
+        if self.store is not None:
+            self.events.hold()  # seen only once it is on disk (RunBinding.settle)
         if self.events.handler is not None:
-            deps = self._graph.deps(rec.id) if self._graph is not None else ()
-            self.events.task_event(TERMINAL_EVENT[state.status()], rec, pid=rec.worker_pid,
-                                   duration=rec.duration, error=rec.error,
-                                   reason=rec.error.kind if rec.error else None,
-                                   data=task_facts(rec, deps))
+            deps = rec.spec.all_deps
+            if rec.reused_from is not None and self.store is not None:
+                self.events.task_event(EventType.TASK_REUSED, rec,
+                                       data=self.store.reused_facts(rec, deps))
+            else:
+                self.events.task_event(TERMINAL_EVENT[state.status()], rec, pid=rec.worker_pid,
+                                       duration=rec.duration, error=rec.error,
+                                       reason=rec.error.kind if rec.error else None,
+                                       data=task_facts(rec, deps))
+        if self.store is not None:
+            self.store.ended(rec)
         if (state in _FAILED and self.policy.cancellation == "cascading"
                 and self._stopping is None):
             # First, so that every task still waiting, this one's dependents too, ends
@@ -121,14 +154,23 @@ class Endings:
         elif state in _UNSUCCESSFUL and rec.dependents and skip_below:
             self._skip_dependents(rec)
 
+    def _end_reused(self, rec: TaskRecord) -> None:
+        """End ``rec`` with the stored result the store found for it. Mutates."""
+        assert self.store is not None
+        self.store.apply(rec)
+        self._end(rec, S.SUCCEEDED)
+
     def _retry_or_end(self, rec: TaskRecord, error: TaskError, terminal: TaskState) -> None:
         """Retry ``rec`` if its policy allows and the run's deadline leaves time for the
         backoff, else end it in ``terminal``. Mutates."""
         policy = rec.spec.retry or self.policy.retry
         rec.error = error
+        wait = retry_after_seconds(error) if error.kind == "exception" else None
+        if wait is not None:
+            self._admission.pause(rec, wait)  # the service said so: every user of it waits
         if (self._stopping is None and rec.attempt < policy.max_attempts
-                and policy.retries_error(error)):
-            delay = policy.delay(rec.id, rec.attempt)
+                and (wait is not None or policy.retries_error(error))):
+            delay = max(policy.delay(rec.id, rec.attempt), wait or 0.0)
             now = self.clock.now()
             deadline = self._run_deadline()
             if deadline is None or now + delay < deadline:
@@ -172,8 +214,11 @@ class Endings:
                 error = parent.error
                 root = (error.upstream if error and error.kind == "upstream"
                         and error.upstream else parent.id)
-                status = self._records[root].state.value if root in self._records else "failed"
-                child.error = upstream_error(child.id, root, status)
+                up = self._records.get(root)
+                status = up.state.value if up is not None else "failed"
+                because = (up.error.message if up is not None and up.error is not None
+                           and up.error.kind in _OWN_REASON else None)
+                child.error = upstream_error(child.id, root, status, because)
                 self._end(child, S.SKIPPED, skip_below=False)
             if child.dependents:
                 stack.append((child, iter(child.dependents)))
@@ -190,6 +235,16 @@ class Endings:
             self._cancel(rec)
 
     # -- stopping the run ----------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the run is stopping (it admits nothing more)."""
+        return self._stopping is not None
+
+    def stop(self, reason: StopReason) -> None:
+        """Stop the run for ``reason`` (e.g. its pool is shut down): kill what runs, end what
+        waits, and go on stepping until every kill is confirmed. Mutates."""
+        self._stop(reason)
 
     def _stop(self, reason: StopReason, cause: str | None = None) -> None:
         """Stop the run: kill what runs, end what waits. An interrupt outranks the other
@@ -212,6 +267,7 @@ class Endings:
                 self._attempts.withdraw(attempt.ticket)
                 self._end_unstarted(rec)
         self._ready.clear()
+        self._admission.forget_waiting()
         self._attempts.parked.clear()
         for rec in list(self._records.values()):
             if rec.state is S.PENDING or rec.state is S.READY:

@@ -12,7 +12,10 @@ from ..model.policy import OrchestrationPolicy
 from ..model.results import TaskResult
 from .records import TaskRecord
 
-__all__ = ["merge_reports", "task_result", "task_facts", "policy_summary", "state_counts"]
+__all__ = [
+    "merge_reports", "task_result", "results_in_order", "deps_of", "task_facts", "policy_summary",
+    "state_counts",
+]
 
 
 def merge_reports(into: dict[str, Any], new: Mapping[str, Any]) -> None:
@@ -27,15 +30,51 @@ def merge_reports(into: dict[str, Any], new: Mapping[str, Any]) -> None:
             into[name] = value
 
 
-def task_result(rec: TaskRecord) -> TaskResult:
+def task_result(rec: TaskRecord, children: tuple[TaskResult, ...] | None = None) -> TaskResult:
     return TaskResult(
         id=rec.id, status=rec.state.status(), value=rec.value, error=rec.error,
         attempts=rec.attempt, started_at=rec.started_at, finished_at=rec.finished_at,
         duration=rec.duration, worker_pid=rec.worker_pid, worker=rec.worker,
         retry_delays=tuple(rec.retry_delays), busy_time=rec.busy_time,
         cpu_time=rec.cpu_time, peak_rss=rec.peak_rss, reports=rec.reports,
-        tags=rec.spec.tags,
+        tags=rec.spec.tags, reused_from=rec.reused_from, children=children,
     )
+
+
+def results_in_order(order: Iterable[str], records: Mapping[str, TaskRecord],
+                     ) -> dict[str, TaskResult]:
+    """id -> TaskResult for the ids in ``order`` that have a record, each mapped task's
+    children (recursively) just before it, in index order; then the tasks admitted during the
+    run (``add_tasks``), in the order they came."""
+    out: dict[str, TaskResult] = {}
+    for tid in order:
+        rec = records.get(tid)
+        if rec is not None:
+            _add_result(out, rec)
+    if len(out) < len(records):
+        for tid, rec in records.items():
+            if tid not in out and rec.group is None:
+                _add_result(out, rec)
+    return out
+
+
+def _add_result(out: dict[str, TaskResult], rec: TaskRecord) -> None:
+    kids = rec.children
+    if kids is None:
+        out[rec.id] = task_result(rec)
+        return
+    for child in kids:
+        _add_result(out, child)
+    out[rec.id] = task_result(rec, tuple(out[c.id] for c in kids))
+
+
+def deps_of(rec: TaskRecord) -> tuple[str, ...]:
+    """What ``rec`` waited for, for the critical path: its dependencies, and a mapped task's
+    children too (it ends when they have; the log's reader adds them the same way)."""
+    kids = rec.children
+    if not kids:
+        return rec.spec.all_deps
+    return rec.spec.all_deps + tuple(c.id for c in kids)
 
 
 def task_facts(rec: TaskRecord, deps: Sequence[str]) -> dict[str, Any]:
@@ -51,6 +90,8 @@ def task_facts(rec: TaskRecord, deps: Sequence[str]) -> dict[str, Any]:
         facts["reports"] = rec.reports
     if deps:
         facts["deps"] = list(deps)
+    if rec.children is not None:
+        facts["children"] = [c.id for c in rec.children]
     return facts
 
 

@@ -1,9 +1,10 @@
 """The Scheduler: start, step, done, abort, result; the input it pulls and the attempts it sends.
 
-It is built in three layers, each calling only the one below: ``Endings`` (every path to a
-terminal state), ``Reactions`` (what each executor event and timer does) and this class, which
-drives them. The design (what the loop reacts to, the ready-queue order, the record's
-invariants, the one-terminal-event guarantee) is in the package docstring.
+It is built in four layers, each calling only the one below: ``Endings`` (every path to a
+terminal state), ``Expansion`` (mapped tasks, tasks admitted during the run), ``Reactions``
+(what each executor event and timer does) and this class, which drives them. The design (what
+the loop reacts to, the ready-queue order, the record's invariants, the one-terminal-event
+guarantee) is in the package docstring.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from ..model.policy import OrchestrationPolicy
 from ..model.results import OrchestrationResult, RunMetrics, TaskResult
 from ..model.spec import TaskSpec, substitute_refs
 from ..telemetry.events import SCHEMA_MINOR, EventHandler, EventType
-from ..telemetry.metrics import compute_metrics
 from .emitter import RunEvents
 from .facts import policy_summary, state_counts, task_result
+from .figures import ordered_results, run_cost, run_metrics
 from .reactions import Reactions
 from .records import TaskRecord
 from .state import StopReason, TaskState
@@ -30,11 +31,17 @@ from .timers import Timer
 from .wording import pickling_error
 
 if TYPE_CHECKING:
+    from ..store.run_binding import RunBinding
     from ..telemetry.costs import CostModel
 
 __all__ = ["Scheduler"]
 
+REUSED_PER_STEP = 1024
+
 S = TaskState
+# A flat batch pulls past tasks that wait for a resource, up to this many windows of them: the
+# tasks behind may fit, and memory stays bounded.
+_WAITING_WINDOWS = 8
 
 
 class Scheduler(Reactions):
@@ -44,6 +51,7 @@ class Scheduler(Reactions):
     without dependencies (pulled lazily). ``retain``: keep every finished result for ``result()``;
     ``False`` streams them out of ``step()`` and forgets them (flat memory). Events go to
     ``events`` (a session shares it with the gates), else to ``on_event`` under ``run_id``.
+    ``store``: the run store's hooks (``store/run_binding.py``): keys, reuse, durable outcomes.
     """
 
     def __init__(
@@ -58,6 +66,7 @@ class Scheduler(Reactions):
         run_id: str | None = None,
         cost: CostModel | None = None,
         events: RunEvents | None = None,
+        store: RunBinding | None = None,
     ) -> None:
         if events is not None and (on_event is not None or run_id is not None):
             raise TypeError("Scheduler: pass events=, or on_event= and run_id=, not both")
@@ -72,9 +81,7 @@ class Scheduler(Reactions):
         self._wall_started = 0.0
         self._finished_at: float | None = None
         self._results: dict[str, TaskResult] | None = None
-        # Set by the driver while its consumer is behind: nothing new is admitted (no pull, no
-        # dispatch), but events and timers are handled as ever, so deadlines still hold.
-        self.holding = False
+        self.store = store
 
     @property
     def run_id(self) -> str:
@@ -85,12 +92,8 @@ class Scheduler(Reactions):
     @property
     def done(self) -> bool:
         return (self._started and self._unfinished == 0 and self._intake is None
-                and not self._attempts)
-
-    @property
-    def stopping(self) -> bool:
-        """Whether the run is stopping (it admits nothing more)."""
-        return self._stopping is not None
+                and not self._attempts and not self._completed
+                and (self.store is None or not self.store.pending))
 
     def start(self) -> None:
         """Emit ``run.started``, arm the run's deadline, pull input and dispatch. Mutates."""
@@ -101,11 +104,17 @@ class Scheduler(Reactions):
         self._wall_started = self.clock.wall()
         self.events.begin(self._started_at)
         self.executor.begin_run()
+        store: dict[str, Any] = {}
+        if self.store is not None:
+            self.store.start(self.run_id, self.events, self.policy, graph=self._graph is not None,
+                             summary=policy_summary(self.policy))
+            store = {"store": {"path": str(self.store.store.path),
+                               "resumed_from": self.store.resume_from}}
         self.events.run_event(EventType.RUN_STARTED, data={
             "tasks": len(self._records) if self._graph is not None else None,
             "max_concurrency": self.policy.max_concurrency,
             "policy": policy_summary(self.policy),
-            "schema_minor": SCHEMA_MINOR,
+            "schema_minor": SCHEMA_MINOR, **store,
         })
         if self.policy.global_timeout is not None:
             self._timers.set((Timer.RUN, None), self._started_at + self.policy.global_timeout)
@@ -114,7 +123,7 @@ class Scheduler(Reactions):
                 rec = self._records[tid]
                 if rec.waiting == 0 and rec.state is S.PENDING:
                     self._make_ready(rec)
-        self._feed()
+        _feed(self)
 
     def next_timeout(self) -> float | None:
         """Seconds until the next timer is due (``None``: no timer)."""
@@ -126,23 +135,26 @@ class Scheduler(Reactions):
     def step(self, timeout: float | None = 0.0) -> list[TaskRecord]:
         """Wait at most ``timeout`` for the executor, handle everything, dispatch more.
 
-        Returns the records that reached a terminal state during this step. Mutates.
+        Returns the records that reached a terminal state during this step (with a store:
+        once committed to it, so possibly in a later step, at most ``COMMIT_EVERY_S`` on).
+        Mutates.
         """
+        if self._completed or self._reusable:
+            timeout = 0.0  # ended before this step, or more stored results to take
+        elif self.store is not None:
+            timeout = self.store.wait_cap(timeout)  # outcomes to commit soon
         for event in self.executor.wait(timeout):
             self._handle(event)
         self._fire_timers()
-        self._feed()
+        _feed(self)
         completed, self._completed = self._completed, []
+        if self.store is not None:  # handed out once on disk; batched when they come fast
+            completed = self.store.settle(completed, running=bool(self._attempts)
+                                          and self._stopping is None)
         if not self.retain:
             for rec in completed:
                 self._records.pop(rec.id, None)
         return completed
-
-    def stop(self, reason: StopReason) -> None:
-        """Stop the run for ``reason`` (e.g. its pool is shut down): kill what runs, end what
-        waits, and go on stepping until every kill is confirmed. Mutates."""
-        if self._started:
-            self._stop(reason)
 
     def abort(self, grace_limit: float = 2.0) -> None:
         """Stop now, as for an interrupt: kill every running attempt, cancel the rest, wait for
@@ -178,7 +190,8 @@ class Scheduler(Reactions):
         tasks = self._task_results()
         return OrchestrationResult(run_id=self.run_id, tasks=tasks,
                                    metrics=self._metrics(tasks.values()),
-                                   started_at=self._wall_started, interrupted=self._interrupted)
+                                   started_at=self._wall_started, interrupted=self._interrupted,
+                                   store_note=self.store.stopped if self.store else None)
 
     def finish_run(self, *, gates_passed: bool = True) -> None:
         """End the run: tell the executor, emit ``run.finished``. Once; later calls do nothing
@@ -188,68 +201,71 @@ class Scheduler(Reactions):
         self._finished_at = self.clock.now()
         self.executor.end_run()
         counts = state_counts(self._records.values())
+        ok = not self._interrupted and set(counts) <= {"succeeded"} and gates_passed
+        if self.store is not None:
+            self.store.finish("interrupted" if self._interrupted else
+                              "succeeded" if ok else "failed", counts)
+            self.events.release()
         extra: dict[str, Any] = {}
         if self.cost is not None and self.events.handler is not None:
             extra["cost_estimate"] = self._cost_of(
                 [task_result(r) for r in self._records.values()])
+        if self._admission.used:
+            extra["resources"] = {name: usage.to_dict() for name, usage in
+                                  self._admission.figures(self._started_at,
+                                                          self._finished_at).items()}
         self.events.run_event(
             EventType.RUN_FINISHED, reason="interrupted" if self._interrupted else None,
             duration=self._finished_at - self._started_at,
-            data={"ok": not self._interrupted and set(counts) <= {"succeeded"} and gates_passed,
-                  "interrupted": self._interrupted, "counts": counts, "retries": self._retries,
-                  "workers": self.policy.max_concurrency, **extra})
+            data={"ok": ok, "interrupted": self._interrupted, "counts": counts,
+                  "retries": self._retries, "workers": self.policy.max_concurrency, **extra})
 
     def _task_results(self) -> dict[str, TaskResult]:
-        """id -> TaskResult in graph order (a retained flat batch: pulled order; a streaming
-        one has none); built once when the run is done (gates, then the final result, then the
-        CLI all read it)."""
+        """id -> TaskResult in graph order; built once when the run is done (gates, then the
+        final result, then the CLI all read it)."""
         if self._results is not None:
             return self._results
-        records = self._records
-        if self._graph is not None:
-            order = self._graph.topological_order()
-        else:
-            order = list(records) if self.retain else []
-        tasks = {tid: task_result(records[tid]) for tid in order if tid in records}
+        tasks = ordered_results(self._records, self._graph, self.retain)
         if self.done:
             self._results = tasks
         return tasks
 
     def _metrics(self, results: Iterable[TaskResult]) -> RunMetrics:
-        wall = (self._finished_at or self.clock.now()) - self._started_at
-        deps = None
-        if self._graph is not None:
-            graph = self._graph
-            deps = {tid: graph.deps(tid) for tid in self._records}
         results = list(results)
-        return compute_metrics(results, wall_time=wall, workers=self.policy.max_concurrency,
-                               deps=deps, cost_estimate=self._cost_of(results))
+        return run_metrics(self._records, self._graph, results, self._admission,
+                           started=self._started_at, now=self._finished_at or self.clock.now(),
+                           workers=self.policy.max_concurrency,
+                           cost_estimate=self._cost_of(results))
+
+    def resources_in_use(self) -> dict[str, float]:
+        """Resource name -> amount held by attempts now (all 0 once the run is over)."""
+        return self._admission.in_use()
 
     def _cost_of(self, results: list[TaskResult]) -> float | None:
-        if self.cost is None or not self.retain:
-            return None
-        value = self.cost.estimate(results)
-        return None if value is None else float(value)  # None: nobody priced the run
+        return run_cost(self.cost, results) if self.retain else None
 
     # -- input and dispatch --------------------------------------------------------------------
 
-    def _feed(self) -> None:
-        """Pull and dispatch until neither can do more. A task that fails before it is sent
-        (its arguments cannot be pickled) frees room in the window at once, and nothing else
-        would wake the loop to pull the next one. Mutates."""
-        while True:
+    def _pull_and_dispatch(self) -> None:
+        """Pull and dispatch; when tasks wait for resources, pull again (they do not count
+        against the window, up to ``_WAITING_WINDOWS`` windows of them) so that tasks behind
+        them that fit can start. Mutates."""
+        self._pull()
+        self._dispatch()
+        if self._intake is not None and self._admission.waiting:
+            pulled = self._unfinished
             self._pull()
-            self._dispatch()
-            if (self._intake is None or self._unfinished >= self._window or self.holding
-                    or self._stopping is not None):
-                return
+            if self._unfinished != pulled:
+                self._dispatch()
 
     def _pull(self) -> None:
         """Take tasks from a flat batch while the window has room. Mutates."""
         intake = self._intake
         if intake is None or self._stopping is not None or self.holding:
             return
-        while self._unfinished < self._window:
+        waiting = self._admission.waiting
+        most = _WAITING_WINDOWS * self._window
+        while self._unfinished < self._window + min(len(waiting), most):
             rec = intake.take()
             if rec is None:
                 self._intake = None
@@ -261,6 +277,8 @@ class Scheduler(Reactions):
         """Send ready tasks to workers while there is room. Mutates."""
         if self._stopping is not None or self.holding:
             return
+        if self._reusable:
+            self._take_stored()
         executor = self.executor
         ready = self._ready
         while ready:
@@ -272,7 +290,12 @@ class Scheduler(Reactions):
                 return
             # Pop before _attempt_for: when it fails the task, dependents may be pushed
             # (on_failure="continue") or the queue cleared (cascade), so the head may change.
-            rec = ready.pop()
+            rec = self._admission.choose(ready, plain_only=queue)
+            if rec is None:  # nothing fits: a release or the token timer wakes us
+                wake = self._admission.wake_at
+                if wake is not None:
+                    self._timers.set((Timer.TOKEN, None), wake)
+                return
             attempt = self._attempt_for(rec)
             if attempt is None:
                 if self._stopping is not None:
@@ -282,6 +305,20 @@ class Scheduler(Reactions):
                 ready.push(rec)
                 return
             self._attempts.open(rec, attempt)
+
+    def _take_stored(self) -> None:
+        """End the ready tasks that take a stored result (no worker needed), and what they make
+        ready. A loop, not recursion: a chain of reused tasks can outgrow the recursion limit.
+        At most ``REUSED_PER_STEP`` a step (one commit), so a streamed run's memory stays flat;
+        the next step comes at once. Mutates."""
+        taken = 0
+        while self._reusable and self._stopping is None and taken < REUSED_PER_STEP:
+            rec = self._reusable.popleft()
+            if rec.state is S.READY:
+                self._end_reused(rec)
+                taken += 1
+            if not self._reusable:
+                self._pull()
 
     def _attempt_for(self, rec: TaskRecord) -> Attempt | None:
         """The next attempt (a requeued one as it was); None if it cannot be sent. Mutates."""
@@ -308,8 +345,13 @@ class Scheduler(Reactions):
             return None
         return attempt
 
-    def _ref_value(self, task_id: str) -> Any:
-        rec = self._records[task_id]
-        if rec.state is S.SUCCEEDED:
-            return rec.value
-        return rec.error  # on_failure="continue": a Ref to a failed task gives its TaskError
+
+def _feed(sched: Scheduler) -> None:
+    """Pull and dispatch until neither can do more. A task that fails before it is sent (its
+    arguments cannot be pickled) frees room in the window at once, and nothing else would wake
+    the loop to pull the next one. Mutates."""
+    while True:
+        sched._pull_and_dispatch()
+        if (sched._intake is None or sched._unfinished >= sched._window or sched.holding
+                or sched._stopping is not None):
+            return

@@ -18,7 +18,7 @@ from ..executors.base import (
 )
 from ..telemetry.events import EventType
 from .attempts import Entry
-from .endings import Endings
+from .expansion import Expansion
 from .facts import merge_reports
 from .records import TaskRecord
 from .state import LOST_ENDS, KillReason, StopReason, TaskState
@@ -30,7 +30,7 @@ __all__ = ["Reactions"]
 S = TaskState
 
 
-class Reactions(Endings):
+class Reactions(Expansion):
     """The scheduler's reactions to the executor's events and to its timers (each one decides
     and hands the ending to ``Endings``)."""
 
@@ -191,6 +191,9 @@ class Reactions(Endings):
     def _run_expired(self, _: Any, now: float) -> None:
         self._stop(StopReason.RUN_TIMEOUT)
 
+    def _token_due(self, _: Any, now: float) -> None:
+        """Nothing to do: the step's dispatch, right after the timers, admits the waiter."""
+
 
 # What each kind of timer does when it fires, given its subject and the time.
 _ON_TIMER: Final[Mapping[Timer, Callable[[Reactions, Any, float], None]]] = {
@@ -199,4 +202,5 @@ _ON_TIMER: Final[Mapping[Timer, Callable[[Reactions, Any, float], None]]] = {
     Timer.RETRY: Reactions._retry_due,
     Timer.MEMORY: Reactions._check_memory,
     Timer.RUN: Reactions._run_expired,
+    Timer.TOKEN: Reactions._token_due,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model.resources import Request
 from ..model.results import TaskError
 from ..model.spec import TaskSpec
 from .state import ALLOWED, InvalidTransition, KillReason, TaskState
@@ -14,7 +15,8 @@ __all__ = ["TaskRecord"]
 class TaskRecord:
     """Per-task bookkeeping, owned by the scheduler.
 
-    Invariant after construction: ``spec``, ``seq``, ``rank``, ``dependents``.
+    Invariant after construction: ``spec``, ``seq``, ``rank``, ``group``; ``dependents`` only
+    grows, when a task admitted during the run depends on this one.
     Changed by the scheduler only: everything else, ``state`` only through ``move``.
     """
 
@@ -23,6 +25,7 @@ class TaskRecord:
         "started_at", "finished_at", "duration", "busy_time", "worker_pid", "worker",
         "retry_delays",
         "kill_reason", "cpu_time", "peak_rss", "rss_seen", "reports", "last_failure",
+        "request", "key", "reused_from", "group", "children", "children_left",
     )
 
     def __init__(self, spec: TaskSpec, seq: int, rank: float, dependents: tuple[str, ...]) -> None:
@@ -48,6 +51,13 @@ class TaskRecord:
         self.rss_seen: int | None = None  # the largest the memory checks saw, for the error
         self.reports: dict[str, Any] = {}
         self.last_failure: TaskState | None = None  # how it ends if its retry never runs
+        # The resources each attempt holds, as (name, amount) sorted: the admission's key.
+        self.request: Request = tuple(spec.resources.items())
+        self.key: Any = None  # with a run store: its fingerprint, or why it has none
+        self.reused_from: str | None = None  # the run whose stored result it took
+        self.group: TaskRecord | None = None  # the mapped task this is a child of
+        self.children: list[TaskRecord] | None = None  # a mapped task's, once expanded
+        self.children_left = 0  # of those, not yet terminal
 
     @property
     def id(self) -> str:

@@ -1,6 +1,7 @@
 """The scheduler's vocabulary: task states, stop reasons and kill reasons, each with its table.
 
     pending -> ready -> dispatched -> running -> (retry_wait -> ready)* -> terminal
+    pending -> expanded -> terminal            (a mapped task: it runs its children instead)
     terminal = succeeded | failed | timed_out | cancelled | skipped
 
 ``dispatched`` means "sent to a worker that has not started it yet" (prefetch); when that worker
@@ -29,6 +30,7 @@ class TaskState(enum.Enum):
     DISPATCHED = "dispatched"
     RUNNING = "running"
     RETRY_WAIT = "retry_wait"
+    EXPANDED = "expanded"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
@@ -51,15 +53,18 @@ S = TaskState
 TERMINAL: Final = frozenset({S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.CANCELLED, S.SKIPPED})
 _STATUS: Final = {state: TaskStatus(state.value) for state in TERMINAL}
 
-# The whole diagram, in one place. FAILED from READY: its arguments could not be serialised.
+# The whole diagram, in one place. SUCCEEDED from READY: a result reused from a run store.
+# FAILED from READY: its arguments could not be serialised.
 # FAILED/TIMED_OUT from RETRY_WAIT, or from READY for a retry still waiting for a worker: the
-# run's deadline passed before the retry started, so the last failure stands.
+# run's deadline passed before the retry started, so the last failure stands. EXPANDED: a
+# mapped task whose children run; it ends with its group's status (scheduler/expansion.py).
 ALLOWED: Final[Mapping[TaskState, frozenset[TaskState]]] = {
-    S.PENDING: frozenset({S.READY, S.SKIPPED, S.CANCELLED}),
-    S.READY: frozenset({S.DISPATCHED, S.FAILED, S.TIMED_OUT, S.CANCELLED}),
+    S.PENDING: frozenset({S.READY, S.EXPANDED, S.SKIPPED, S.CANCELLED}),
+    S.READY: frozenset({S.DISPATCHED, S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.CANCELLED}),
     S.DISPATCHED: frozenset({S.RUNNING, S.READY, S.CANCELLED}),
     S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.TIMED_OUT, S.CANCELLED, S.RETRY_WAIT}),
     S.RETRY_WAIT: frozenset({S.READY, S.FAILED, S.TIMED_OUT, S.CANCELLED}),
+    S.EXPANDED: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED}),
     S.SUCCEEDED: frozenset(),
     S.FAILED: frozenset(),
     S.TIMED_OUT: frozenset(),

@@ -13,7 +13,7 @@ from .state import KillReason, StopReason
 
 __all__ = [
     "lost_attempt_error", "leftover_timeout_error", "cancelled_error", "upstream_error",
-    "pickling_error", "callback_dropped",
+    "pickling_error", "callback_dropped", "expansion_error", "children_failed_error",
 ]
 
 
@@ -70,11 +70,29 @@ def cancelled_error(task_id: str, stop: StopReason | None, cause: str | None,
     return TaskError(kind="cancelled", type="Cancelled", message=message, upstream=cause)
 
 
-def upstream_error(task_id: str, root: str, root_status: str) -> TaskError:
-    """Why a task was skipped: the upstream task ``root`` ended ``root_status``."""
+def upstream_error(task_id: str, root: str, root_status: str,
+                   because: str | None = None) -> TaskError:
+    """Why a task was skipped: the upstream task ``root`` ended ``root_status`` (``because``:
+    a mapped ``root``'s own reason, which names its failed children)."""
+    message = f"task {task_id!r} skipped: upstream task {root!r} {root_status}"
     return TaskError(kind="upstream", type="UpstreamFailed",
-                     message=f"task {task_id!r} skipped: upstream task {root!r} {root_status}",
-                     upstream=root)
+                     message=message + (f" ({because})" if because else ""), upstream=root)
+
+
+def expansion_error(message: str) -> TaskError:
+    """A mapped task could not expand (``message`` names the task, its source, what it got)."""
+    return TaskError(kind="expansion", type="ExpansionError", message=message)
+
+
+def children_failed_error(task_id: str, failed: list[TaskRecord], total: int) -> TaskError:
+    """Some of mapped task ``task_id``'s ``total`` children did not succeed: each is named with
+    its status and error (the first five)."""
+    named = ", ".join(f"{c.id} {c.state.value}" + (f" ({c.error})" if c.error else "")
+                      for c in failed[:5])
+    more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
+    return TaskError(kind="mapped", type="MappedTaskFailed",
+                     message=f"{len(failed)} of {total} children of mapped task {task_id!r} did "
+                             f"not succeed: {named}{more}")
 
 
 def pickling_error(message: str) -> TaskError:

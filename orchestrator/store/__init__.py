@@ -2,7 +2,9 @@
 fingerprint (docs/store.md).
 
 * ``store.py``: ``RunStore``, the file: runs, task results, lookups by fingerprint;
-* ``writer.py``: ``RunWriter``, one run's outcomes, committed once per scheduler step;
+* ``run_binding.py``: ``StoreOptions``/``RunBinding``, one run's tie to its store (the
+  session opens it, the scheduler calls it: keys, reuse, durable outcomes, held events);
+* ``writer.py``: ``RunWriter``, one run's outcomes, committed in batches;
 * ``view.py``: ``StoredRun``, a stored run read lazily as a mapping of ``TaskResult``s;
 * ``maintenance.py``: forget, gc, sweeping unused values and files;
 * ``connection.py``, ``migrations.py``: opening the file right, the schema and its versions;

@@ -97,7 +97,7 @@ class StoredTask:
             attempts=self.attempts, started_at=self.started_at, finished_at=self.finished_at,
             duration=self.duration, worker_pid=self.worker_pid, retry_delays=self.retry_delays,
             busy_time=self.busy_time, cpu_time=self.cpu_time, peak_rss=self.peak_rss,
-            reports=dict(self.reports), tags=dict(self.tags))
+            reports=dict(self.reports), tags=dict(self.tags), reused_from=self.reused_from)
 
 
 TASK_COLUMNS = (

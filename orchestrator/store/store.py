@@ -187,6 +187,27 @@ class RunStore:
                           (fingerprint.digest,))
         return stored_task(rows[0][0], rows[0][1:]) if rows else None
 
+    def reusable(self, fingerprint: Fingerprint, run_id: str | None
+                 ) -> tuple[StoredTask, Any] | None:
+        """A stored succeeded result with ``fingerprint`` and its value, in one read: in run
+        ``run_id`` (resume), or the newest in any run (``None``: cache). None when there is
+        none, or when its value cannot be read back (the task runs again)."""
+        where, params = ("t.run = ?", (fingerprint.digest, self.run_key(run_id))) \
+            if run_id is not None else ("1", (fingerprint.digest,))
+        rows = self._read("looking up a result", f"SELECT r.id, {_TASKS}, v.serializer, "
+                          f"v.data, v.blob FROM {_BY_FINGERPRINT} JOIN vals v ON v.key = "
+                          f"t.value JOIN runs r ON r.key = t.run WHERE t.fingerprint = ? AND "
+                          f"{where} ORDER BY t.run DESC LIMIT 1", params)
+        if not rows:
+            return None
+        row = rows[0]
+        task = stored_task(row[0], row[1:-3])
+        serializer, data, blob = row[-3:]
+        try:
+            return task, decode(serializer, data if blob is None else self.blobs.get(blob))
+        except Exception:  # a damaged file, a class gone: not reusable
+            return None
+
     def task(self, run_id: str, task_id: str) -> StoredTask | None:
         """Task ``task_id`` of run ``run_id``, or None if the run has no such row."""
         rows = self._read("reading a task", f"SELECT {_TASKS} FROM tasks t WHERE t.run = ? "

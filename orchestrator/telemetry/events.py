@@ -32,6 +32,7 @@ class EventType:
     TASK_STARTED: Final = "task.started"
     TASK_RETRY_SCHEDULED: Final = "task.retry_scheduled"
     TASK_KILL: Final = "task.kill"
+    TASK_EXPANDED: Final = "task.expanded"
     TASK_SUCCEEDED: Final = "task.succeeded"
     TASK_FAILED: Final = "task.failed"
     TASK_TIMED_OUT: Final = "task.timed_out"
@@ -42,11 +43,17 @@ class EventType:
     GATE_PASSED: Final = "gate.passed"
     GATE_FAILED: Final = "gate.failed"
     SINK_LAGGING: Final = "sink.lagging"
+    TASK_WAITING: Final = "task.waiting"  # 1.2: a ready task cannot start for a resource
+    RATE_PAUSED: Final = "rate.paused"  # 1.2: a RetryAfter paused a rate-limited name
+    TASK_REUSED: Final = "task.reused"  # 1.2: terminal, a stored result taken instead of a run
+    TASK_UNCACHEABLE: Final = "task.uncacheable"  # 1.2: why a task has no fingerprint
+    STORE_STOPPED: Final = "store.stopped"  # 1.2: results stopped being stored mid-run
 
     ALL: Final = (
         RUN_STARTED, RUN_FINISHED, TASK_READY, TASK_STARTED, TASK_RETRY_SCHEDULED, TASK_KILL,
-        TASK_SUCCEEDED, TASK_FAILED, TASK_TIMED_OUT, TASK_CANCELLED, TASK_SKIPPED,
-        WORKER_STARTED, WORKER_DIED, GATE_PASSED, GATE_FAILED, SINK_LAGGING,
+        TASK_EXPANDED, TASK_SUCCEEDED, TASK_FAILED, TASK_TIMED_OUT, TASK_CANCELLED, TASK_SKIPPED,
+        WORKER_STARTED, WORKER_DIED, GATE_PASSED, GATE_FAILED, SINK_LAGGING, TASK_WAITING,
+        RATE_PAUSED, TASK_REUSED, TASK_UNCACHEABLE, STORE_STOPPED,
     )
 
 
@@ -58,7 +65,9 @@ TERMINAL_EVENT: Final[Mapping[TaskStatus, str]] = {
     TaskStatus.CANCELLED: EventType.TASK_CANCELLED,
     TaskStatus.SKIPPED: EventType.TASK_SKIPPED,
 }
-STATUS_OF_EVENT: Final[Mapping[str, TaskStatus]] = {t: s for s, t in TERMINAL_EVENT.items()}
+# A reused task's terminal event is ``task.reused``: it succeeded, in the run it came from.
+STATUS_OF_EVENT: Final[Mapping[str, TaskStatus]] = {
+    **{t: s for s, t in TERMINAL_EVENT.items()}, EventType.TASK_REUSED: TaskStatus.SUCCEEDED}
 TERMINAL_EVENT_TYPES: Final = frozenset(STATUS_OF_EVENT)
 
 

@@ -85,7 +85,10 @@ def compute_metrics(results: Iterable[TaskResult], *, wall_time: float, workers:
                     deps: Mapping[str, Sequence[str]] | None = None,
                     cost_estimate: float | None = None) -> RunMetrics:
     results = list(results)
-    serial = math.fsum(r.busy_time for r in results)
+    reused = sum(1 for r in results if r.reused_from is not None)
+    # A reused task did not run here: its stored times belong to the run it came from.
+    ran = [r for r in results if r.reused_from is None] if reused else results
+    serial = math.fsum(r.busy_time for r in ran)
     attempts = sum(r.attempts for r in results)
     retries = sum(len(r.retry_delays) for r in results)
     counts: dict[str, int] = {}
@@ -94,7 +97,7 @@ def compute_metrics(results: Iterable[TaskResult], *, wall_time: float, workers:
     attempted = sum(1 for r in results if r.attempts)
     used = max(1, min(workers, attempted)) if attempted else max(1, workers)
     parallelism = serial / wall_time if wall_time > 0 else 0.0  # busy/wall
-    cpu = math.fsum(r.cpu_time for r in results if r.cpu_time is not None)
+    cpu = math.fsum(r.cpu_time for r in ran if r.cpu_time is not None)
     return RunMetrics(
         wall_time=wall_time,
         serial_time=serial,
@@ -106,7 +109,9 @@ def compute_metrics(results: Iterable[TaskResult], *, wall_time: float, workers:
         attempts=attempts,
         retries=retries,
         counts=counts,
-        critical_path=critical_path({r.id: r.busy_time for r in results}, deps).length,
+        critical_path=critical_path({r.id: r.busy_time if r.reused_from is None else 0.0
+                                     for r in results}, deps).length,
         cpu_time=cpu,
         cost_estimate=cost_estimate,
+        reused=reused,
     )

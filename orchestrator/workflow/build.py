@@ -17,7 +17,8 @@ from typing import Any, Callable, Mapping
 from ..model.errors import CycleError, OrchestratorError
 from ..model.graph import TaskGraph
 from ..model.policy import OrchestrationPolicy, RetryPolicy
-from ..model.spec import Ref, TaskSpec
+from ..model.resources import RateLimit, check_fits
+from ..model.spec import Each, Ref, TaskSpec
 from .documents import Document
 from .graph_check import graph_problems
 from .problems import Path, Problem, WorkflowError
@@ -35,7 +36,9 @@ CLUSTER_FIELD = "cluster"
 _CLUSTER = re.compile(r"(tcp|tls|ucx|ws|wss|inproc)://\S+|local:[1-9][0-9]*")
 
 _SPEC_FIELDS = ("id", "fn", "args", "kwargs", "deps", "timeout", "priority", "estimate", "tags",
-                "max_memory_mb")
+                "max_memory_mb", "resources", "cache", "version")
+# The policy section's fields about the run store (``Workflow.store_fields``; cli/store_options).
+STORE_FIELDS = ("store", "resume", "cache")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Workflow:
     gates: tuple[str, ...]
     task_places: Mapping[str, Path]  # task id -> ("tasks", index)
     cluster: str | None = None  # a Dask scheduler's address, or "local:N"; None: this machine
+    store_fields: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # STORE_FIELDS
 
     @property
     def source(self) -> str:
@@ -70,12 +74,15 @@ def build_workflow(doc: Document, overrides: Mapping[tuple[str, ...], Override] 
     built = _build_tasks(doc, data["tasks"], policy.retry if policy else RetryPolicy(), problems)
     if not problems:
         problems = graph_problems(doc, built)
+    if not problems and policy is not None:
+        problems = _resource_problems(doc, [spec for spec, _ in built], policy)
     if problems or policy is None:  # in the file's order; a command-line option's first
         raise WorkflowError(sorted(problems, key=lambda p: p.line or 0))
     graph = TaskGraph([spec for spec, _ in built])
     places = {spec.id: ("tasks", i) for i, (spec, _) in enumerate(built)}
     return Workflow(doc, data.get("name"), policy, graph, data.get("merge"),
-                    tuple(data.get("gates") or ()), places, cluster)
+                    tuple(data.get("gates") or ()), places, cluster,
+                    {k: section[k] for k in STORE_FIELDS if section.get(k) is not None})
 
 
 def cluster_problem(value: str) -> str | None:
@@ -139,13 +146,16 @@ def _build_policy(doc: Document, section: Mapping[str, Any],
                   overrides: Mapping[tuple[str, ...], Override],
                   problems: list[Problem]) -> OrchestrationPolicy | None:
     """The policy, or None with a problem for each field it rejects (all of them). Mutates."""
-    fields = {k: v for k, v in section.items() if k not in ("retry", CLUSTER_FIELD)}
+    fields = {k: v for k, v in section.items()
+              if k not in ("retry", CLUSTER_FIELD, *STORE_FIELDS)}
     retry_fields = dict(section.get("retry") or {})
     given_by: dict[tuple[str, ...], str] = {}
     for path, (value, option) in overrides.items():
         if path == (CLUSTER_FIELD,):
             continue
         target = retry_fields if path[0] == "retry" else fields
+        if isinstance(value, dict) and isinstance(target.get(path[-1]), dict):
+            value = {**target[path[-1]], **value}  # --resource api=5 changes api alone
         target[path[-1]] = value
         given_by[path] = option
 
@@ -154,11 +164,52 @@ def _build_policy(doc: Document, section: Mapping[str, Any],
             return Problem(given_by[path], message)
         return doc.problem(("policy",) + path, message)
 
+    bad_rates = False
+    if isinstance(fields.get("rate_limits"), dict):
+        from_option = overrides.get(("rate_limits",), ({}, ""))[0]
+
+        def rate_problem(name: str, message: str) -> Problem:
+            return problem(("rate_limits",) if name in from_option else ("rate_limits", name),
+                           message)
+        limits = _rate_limits(fields.pop("rate_limits"), rate_problem, problems)
+        bad_rates = limits is None
+        if limits is not None:
+            fields["rate_limits"] = limits
     retry = _built(RetryPolicy, retry_fields, {},
                    lambda path, message: problem(("retry",) + path, message), problems)
     policy = _built(OrchestrationPolicy, fields, {"retry": retry or RetryPolicy()}, problem,
                     problems)
-    return policy if retry is not None else None
+    return policy if retry is not None and not bad_rates else None
+
+
+def _rate_limits(raw: Mapping[str, Any], problem: Callable[[str, str], Problem],
+                 problems: list[Problem]) -> dict[str, RateLimit] | None:
+    """``{"api": 5}`` or ``{"api": {"rate": 5, "per": 1, "burst": 2}}`` -> ``RateLimit``s;
+    None with a problem for each bad one. Mutates ``problems``."""
+    out: dict[str, RateLimit] = {}
+    bad = False
+    for name, value in raw.items():
+        try:
+            out[name] = (value if isinstance(value, RateLimit) else RateLimit(**value)
+                         if isinstance(value, dict) else RateLimit(value))
+        except (OrchestratorError, TypeError) as exc:
+            problems.append(problem(name, str(exc)))
+            bad = True
+    return None if bad else out
+
+
+def _resource_problems(doc: Document, specs: list[TaskSpec],
+                       policy: OrchestrationPolicy) -> list[Problem]:
+    """A task whose resources the policy cannot hold is bad input, at its place in the file."""
+    problems: list[Problem] = []
+    for index, spec in enumerate(specs):
+        try:
+            check_fits(spec, policy.resources, policy.rate_limits)
+        except OrchestratorError as exc:
+            problems.append(doc.problem(("tasks", index, "resources"), str(exc)))
+    return problems
+
+
 # -- tasks ---------------------------------------------------------------------------------
 
 
@@ -178,9 +229,27 @@ def _refs_to_objects(value: Any, path: Path, doc: Document, refs: dict[str, Path
                 return None
             refs.setdefault(target, path)
             return Ref(target)
+        if "$each" in value:
+            return _each_to_object(value, path, doc, refs, problems)
         return {k: _refs_to_objects(v, path + (k,), doc, refs, problems)
                 for k, v in value.items()}
     return value
+
+
+def _each_to_object(value: dict[str, Any], path: Path, doc: Document, refs: dict[str, Path],
+                    problems: list[Problem]) -> Any:
+    """``{"$each": {"$ref": "id"}}`` (or a nested ``$each``, or a list) as ``Each(...)``."""
+    source = value["$each"]
+    inner = path + ("$each",)
+    if (len(value) != 1 or not (isinstance(source, list) or (
+            isinstance(source, dict) and len(source) == 1
+            and ("$ref" in source or "$each" in source)))):
+        problems.append(doc.problem(path, 'a {"$each": ...} object takes exactly one key, '
+                                          '"$each", whose value is {"$ref": "id"}, another '
+                                          f'{{"$each": ...}} or a list; got {value!r}'))
+        return None
+    built = _refs_to_objects(source, inner, doc, refs, problems)
+    return None if built is None else Each(built)
 
 
 def _task_retry(doc: Document, raw: Mapping[str, Any], path: Path, run_retry: RetryPolicy,

@@ -24,7 +24,7 @@ NOT_IN_FILE: dict[type, set[str]] = {
 # Fields of the file that are not the library's (workflow conveniences; the policy section's
 # cluster picks the executor).
 FILE_ONLY = {"retries"}
-POLICY_FILE_ONLY = {"cluster"}
+POLICY_FILE_ONLY = {"cluster", "store", "resume", "cache"}  # the executor; the run store
 
 
 def _fields(cls: type) -> set[str]:

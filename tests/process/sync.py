@@ -191,3 +191,11 @@ def leave_thread_running() -> int:
     before it exits); returns the worker's pid."""
     threading.Thread(target=time.sleep, args=(3600,), daemon=False).start()
     return os.getpid()
+
+
+def element_after_gate(element: Any, ready: str, gate: str) -> Any:
+    """A task: report that it runs (its element), wait for the gate, return its element."""
+    with open(ready, "w") as f:
+        f.write(f"{element}\n")
+    wait_gate(gate)
+    return element

@@ -191,8 +191,10 @@ def test_the_committed_example_is_current_and_draws(browser):
     data = data_of(path.read_text(encoding="utf-8"))
     assert data["version"] == PAYLOAD_VERSION, "regenerate the example (docs/report.md)"
     workflow = yaml.safe_load((root / "examples" / "analysis.yaml").read_text(encoding="utf-8"))
+    # The mapped scan expands into one child per shard the index returns.
+    shards = workflow["tasks"][0]["kwargs"]["shards"]
     assert sorted(row[0] for row in data["tasks"]["rows"]) == sorted(
-        t["id"] for t in workflow["tasks"])
+        [t["id"] for t in workflow["tasks"]] + [f"scan[{i}]" for i in range(shards)])
     browser.open(path)
     assert_clean(browser, path)
     assert browser.count("[data-attempt]") == len(data["attempts"]["rows"])

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Callable
 
-from orchestrator import FakeClock, OrchestrationPolicy, RetryPolicy, TaskGraph, TaskSpec
+from orchestrator import (
+    Each,
+    FakeClock,
+    OrchestrationPolicy,
+    RateLimit,
+    Ref,
+    RetryAfter,
+    RetryPolicy,
+    TaskGraph,
+    TaskSpec,
+)
 from orchestrator.model.results import OrchestrationResult
 from orchestrator.scheduler.loop import Scheduler
 from orchestrator.telemetry.costs import CostModel, CpuTimeCost, ReportedCost
@@ -99,7 +109,54 @@ def interrupted_during_retry_wait() -> tuple[OrchestrationResult, list[Event]]:
     return sched.result(), events
 
 
+def rate_limited_with_retry_after() -> tuple[OrchestrationResult, list[Event]]:
+    """Three tasks hold "api" (capacity 1, 2 starts a second): b waits for the capacity, then
+    a's RetryAfter(0.5) pauses the bucket."""
+    tasks = [t(tid, resources={"api": 1}, retry=RetryPolicy(max_attempts=2)) for tid in "abc"]
+    sched, ex, clock, events = start(tasks, resources={"api": 1},
+                                     rate_limits={"api": RateLimit(2)})
+    clock.advance(0.25)
+    ex.fail("a", RetryAfter(0.5), duration=0.25)
+    settle(sched)
+    while not sched.done:
+        for tid in ex.running():
+            clock.advance(0.125)
+            ex.finish(tid, duration=0.125)
+        settle(sched)
+        wait = sched.next_timeout()
+        if wait is not None and not ex.running():
+            clock.advance(wait)
+            settle(sched)
+    return sched.result(), events
+
+
+def mapped_fan_out() -> tuple[OrchestrationResult, list[Event]]:
+    """plan -> research (mapped: 3 children, one fails) -> merge, on_failure='continue'; and
+    an empty mapped task beside it."""
+    tasks = [t("plan"), TaskSpec("research", "workers.agents:noop", args=(Each(Ref("plan")),)),
+             TaskSpec("merge", "workers.agents:noop", args=(Ref("research"),)),
+             TaskSpec("none", "workers.agents:noop", args=(Each(()),))]
+    sched, ex, clock, events = start(tasks, on_failure="continue")
+    clock.advance(0.25)
+    ex.finish("plan", ["x", "y", "z"], duration=0.25)
+    settle(sched)
+    clock.advance(0.5)
+    ex.finish("research[0]", 1, duration=0.5, cpu_time=0.5)
+    ex.fail("research[1]", "no sources", duration=0.5)
+    settle(sched)
+    clock.advance(0.75)
+    ex.finish("research[2]", 3, duration=0.75)
+    settle(sched)
+    clock.advance(0.125)
+    ex.finish("merge", "merged", duration=0.125)
+    settle(sched)
+    assert sched.done, ex.running()
+    return sched.result(), events
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "rate_limited_with_retry_after": rate_limited_with_retry_after,
+    "mapped_fan_out": mapped_fan_out,
     "retries_timeouts_and_skips": retries_timeouts_and_skips,
     "cascade_cancels_the_rest": cascade_cancels_the_rest,
     "interrupted_during_retry_wait": interrupted_during_retry_wait,

@@ -1,9 +1,10 @@
 """Source-code analysis agents for examples/analysis.yaml: index, scan in shards, merge, audit.
 
 ``index_sources`` lists the Python files under a root (``"stdlib"``: the running Python's
-standard library) and splits them into shards of similar size. ``analyze_shard`` parses each
-file of one shard with ``ast`` and measures it (lines, definitions, docstrings, cyclomatic
-complexity per function, imports): CPU-bound work that gains from running shards in parallel.
+standard library) and returns them as a list of shards of similar size, so that one mapped task
+(``{"$each": {"$ref": "index"}}``) scans each. ``analyze_shard`` parses each file of one shard
+with ``ast`` and measures it (lines, definitions, docstrings, cyclomatic complexity per
+function, imports): CPU-bound work that gains from running shards in parallel.
 ``merge_reports`` (the workflow's ``merge``) adds the shard reports up; ``audit_report`` (its
 gate) checks that every indexed file was accounted for and that almost all of them parsed.
 
@@ -31,8 +32,9 @@ def _root_path(root: str) -> str:
 
 
 def index_sources(root: str = "stdlib", shards: int = 8,
-                  exclude: Iterable[str] = DEFAULT_EXCLUDE) -> dict[str, Any]:
-    """List ``*.py`` under ``root`` (skipping ``exclude`` directories) in ``shards`` shards.
+                  exclude: Iterable[str] = DEFAULT_EXCLUDE) -> list[dict[str, Any]]:
+    """List ``*.py`` under ``root`` (skipping ``exclude`` directories) in ``shards`` shards:
+    one dict per shard (its files, and the index's root, size and file count).
 
     Shards are balanced by bytes: largest file first, each to the lightest shard so far.
     """
@@ -55,8 +57,10 @@ def index_sources(root: str = "stdlib", shards: int = 8,
         lightest = weights.index(min(weights))
         buckets[lightest].append(rel)
         weights[lightest] += size
-    return {"kind": "source-index", "root": base, "files": len(files),
-            "bytes": sum(size for size, _ in files), "shards": [sorted(b) for b in buckets]}
+    total = sum(size for size, _ in files)
+    return [{"kind": "source-shard", "root": base, "shard": i, "shards": shards,
+             "files_indexed": len(files), "bytes_indexed": total, "files": sorted(bucket)}
+            for i, bucket in enumerate(buckets)]
 
 
 _BRANCHES = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.IfExp, ast.ExceptHandler,
@@ -119,10 +123,15 @@ def _bucket(score: int) -> str:
     return next(label for limit, label in COMPLEXITY_BUCKETS if limit is None or score <= limit)
 
 
-def analyze_shard(index: Mapping[str, Any], shard: int, hotspots: int = 10) -> dict[str, Any]:
-    """Parse and measure every file of shard ``shard`` of ``index`` (from ``index_sources``)."""
-    base = index["root"]
-    files = index["shards"][shard]
+def analyze_shard(shard: Any, position: int | None = None, hotspots: int = 10,
+                  ) -> dict[str, Any]:
+    """Parse and measure every file of ``shard`` (one element of ``index_sources``' list; or,
+    with ``position``, that list and the shard's position in it)."""
+    if position is not None:
+        shard = shard[position]
+    base = shard["root"]
+    files = shard["files"]
+    number = shard["shard"]
     totals: Counter[str] = Counter()
     histogram: Counter[str] = Counter()
     imports: Counter[str] = Counter()
@@ -143,7 +152,7 @@ def analyze_shard(index: Mapping[str, Any], shard: int, hotspots: int = 10) -> d
         worst.extend((score, f"{rel}:{qual}", line) for score, qual, line in m["functions"])
     worst.sort(key=lambda w: (-w[0], w[1]))
     return {
-        "kind": "shard-report", "shard": shard, "indexed": len(files),
+        "kind": "shard-report", "shard": number, "indexed": len(files),
         **{k: totals[k] for k in ("files", "lines", "code_lines", "functions", "classes",
                                   "documented")},
         "complexity": dict(histogram),
@@ -158,8 +167,9 @@ def merge_reports(values: Mapping[str, Any]) -> dict[str, Any]:
     """The workflow's ``merge``: add up every shard report (``values``: task id -> value)."""
     reports = [v for v in values.values()
                if isinstance(v, dict) and v.get("kind") == "shard-report"]
-    index = next((v for v in values.values()
-                  if isinstance(v, dict) and v.get("kind") == "source-index"), None)
+    index = next((v[0] for v in values.values()
+                  if isinstance(v, list) and v and isinstance(v[0], dict)
+                  and v[0].get("kind") == "source-shard"), None)
     totals: Counter[str] = Counter()
     histogram: Counter[str] = Counter()
     imports: Counter[str] = Counter()
@@ -177,8 +187,8 @@ def merge_reports(values: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "kind": "analysis-report",
         "root": index["root"] if index else None,
-        "files_indexed": index["files"] if index else None,
-        "shards_expected": len(index["shards"]) if index else None,
+        "files_indexed": index["files_indexed"] if index else None,
+        "shards_expected": index["shards"] if index else None,
         "shards": len(reports),
         **dict(totals),
         "docstring_coverage": round(totals["documented"] / definitions, 4) if definitions else 0,
