@@ -65,6 +65,7 @@ class Endings:
         self._unfinished = 0
         self._retries = 0
         self._stopping: StopReason | None = None
+        self.holding = False  # consumer behind: admit nothing; events and timers go on
         self._stop_cause: str | None = None
         self._started_at = 0.0
         self._graph: TaskGraph | None = None
@@ -234,6 +235,16 @@ class Endings:
             self._cancel(rec)
 
     # -- stopping the run ----------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the run is stopping (it admits nothing more)."""
+        return self._stopping is not None
+
+    def stop(self, reason: StopReason) -> None:
+        """Stop the run for ``reason`` (e.g. its pool is shut down): kill what runs, end what
+        waits, and go on stepping until every kill is confirmed. Mutates."""
+        self._stop(reason)
 
     def _stop(self, reason: StopReason, cause: str | None = None) -> None:
         """Stop the run: kill what runs, end what waits. An interrupt outranks the other

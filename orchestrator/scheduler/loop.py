@@ -123,7 +123,7 @@ class Scheduler(Reactions):
                 rec = self._records[tid]
                 if rec.waiting == 0 and rec.state is S.PENDING:
                     self._make_ready(rec)
-        self._pull_and_dispatch()
+        _feed(self)
 
     def next_timeout(self) -> float | None:
         """Seconds until the next timer is due (``None``: no timer)."""
@@ -146,7 +146,7 @@ class Scheduler(Reactions):
         for event in self.executor.wait(timeout):
             self._handle(event)
         self._fire_timers()
-        self._pull_and_dispatch()
+        _feed(self)
         return self._hand_out()
 
     def abort(self, grace_limit: float = 2.0) -> None:
@@ -255,7 +255,7 @@ class Scheduler(Reactions):
     def _pull(self) -> None:
         """Take tasks from a flat batch while the window has room. Mutates."""
         intake = self._intake
-        if intake is None or self._stopping is not None:
+        if intake is None or self._stopping is not None or self.holding:
             return
         waiting = self._admission.waiting
         most = _WAITING_WINDOWS * self._window
@@ -269,7 +269,7 @@ class Scheduler(Reactions):
 
     def _dispatch(self) -> None:
         """Send ready tasks to workers while there is room. Mutates."""
-        if self._stopping is not None:
+        if self._stopping is not None or self.holding:
             return
         if self._reusable:
             self._take_stored()
@@ -338,3 +338,14 @@ class Scheduler(Reactions):
             self._end(rec, S.FAILED)
             return None
         return attempt
+
+
+def _feed(sched: Scheduler) -> None:
+    """Pull and dispatch until neither can do more. A task that fails before it is sent (its
+    arguments cannot be pickled) frees room in the window at once, and nothing else would wake
+    the loop to pull the next one. Mutates."""
+    while True:
+        sched._pull_and_dispatch()
+        if (sched._intake is None or sched._unfinished >= sched._window or sched.holding
+                or sched._stopping is not None):
+            return

@@ -127,7 +127,10 @@ class Reactions(Expansion):
         entry = self._attempts.end(ticket, end)
         if entry is None:
             return None
-        rec = entry[0]
+        rec, attempt = entry
+        # Its serialised arguments are not needed again (a retry prepares its own): freed now,
+        # so the parent holds one copy per attempt in flight, not one per attempt ever run.
+        attempt.prepared = None
         self._timers.cancel((Timer.DEADLINE, ticket))
         self._timers.cancel((Timer.ESCALATE, ticket))
         if duration is None:

@@ -83,6 +83,7 @@ class StopReason(enum.Enum):
     CASCADE = "cascade"  # a task failed and cancellation is "cascading"
     RUN_TIMEOUT = "run_timeout"  # the run's global_timeout expired
     INTERRUPT = "interrupt"  # Ctrl-C, SIGTERM, an async cancel, a closed stream, an error
+    POOL_SHUTDOWN = "pool_shutdown"  # shutdown_shared_pool() while the run held the pool
 
     __hash__ = object.__hash__
 
@@ -107,6 +108,7 @@ class KillReason(enum.Enum):
     RUN_TIMEOUT = "run_timeout"  # the run stops: StopReason.RUN_TIMEOUT
     CASCADE = "cascade"  # the run stops: StopReason.CASCADE
     INTERRUPT = "interrupt"  # the run stops: StopReason.INTERRUPT
+    POOL_SHUTDOWN = "pool_shutdown"  # the run stops: StopReason.POOL_SHUTDOWN (schema 1.2)
 
     __hash__ = object.__hash__
 
@@ -115,6 +117,7 @@ _KILL_FOR_STOP: Final[Mapping[StopReason, KillReason]] = {
     StopReason.CASCADE: KillReason.CASCADE,
     StopReason.RUN_TIMEOUT: KillReason.RUN_TIMEOUT,
     StopReason.INTERRUPT: KillReason.INTERRUPT,
+    StopReason.POOL_SHUTDOWN: KillReason.POOL_SHUTDOWN,
 }
 
 # How a task ends when the process running its attempt died, by what the attempt was killed
@@ -127,4 +130,5 @@ LOST_ENDS: Final[Mapping[KillReason | None, TaskState]] = {
     KillReason.RUN_TIMEOUT: S.TIMED_OUT,
     KillReason.CASCADE: S.CANCELLED,
     KillReason.INTERRUPT: S.CANCELLED,
+    KillReason.POOL_SHUTDOWN: S.CANCELLED,
 }

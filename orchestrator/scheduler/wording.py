@@ -62,6 +62,9 @@ def cancelled_error(task_id: str, stop: StopReason | None, cause: str | None,
     elif stop is StopReason.RUN_TIMEOUT:
         message = (f"task {task_id!r} cancelled: the run's global_timeout of {global_timeout}s "
                    f"expired before it started")
+    elif stop is StopReason.POOL_SHUTDOWN:
+        message = (f"task {task_id!r} cancelled: the shared worker pool was shut down "
+                   f"(shutdown_shared_pool()) during the run")
     else:
         message = f"task {task_id!r} cancelled: the run was interrupted"
     return TaskError(kind="cancelled", type="Cancelled", message=message, upstream=cause)

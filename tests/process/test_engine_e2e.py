@@ -17,6 +17,7 @@ from orchestrator import (
     execute_parallel,
     iter_parallel,
 )
+from orchestrator.session import handoff_bound
 from orchestrator.telemetry.events import TERMINAL_EVENT_TYPES
 from orchestrator.telemetry.sinks import MemorySink
 
@@ -152,9 +153,11 @@ def test_iter_parallel_pulls_a_generator_lazily(pool):
         if n == 200:
             break
     it.close()
-    # Pulled only as tasks finish: never more than one window (plus the step's batch) ahead.
-    assert max(ahead) <= 2 * window, max(ahead)
-    assert pulled <= 200 + 2 * window
+    # Pulled only as tasks finish: never more than the results waiting in the hand-off (its
+    # bound) plus one window (plus the step's batch) ahead of the consumer.
+    limit = handoff_bound(policy) + 2 * window
+    assert max(ahead) <= limit, max(ahead)
+    assert pulled <= 200 + limit
 
 
 def test_closing_iter_parallel_early_kills_the_running_tasks(pool, beacon):

@@ -89,6 +89,7 @@ def test_every_stop_reason_kills_for_its_own_reason() -> None:
         StopReason.CASCADE: KillReason.CASCADE,
         StopReason.RUN_TIMEOUT: KillReason.RUN_TIMEOUT,
         StopReason.INTERRUPT: KillReason.INTERRUPT,
+        StopReason.POOL_SHUTDOWN: KillReason.POOL_SHUTDOWN,
     }
     assert [stop for stop in StopReason if stop.last_failure_stands] == [StopReason.RUN_TIMEOUT]
 
@@ -102,9 +103,10 @@ def test_a_lost_attempt_ends_by_what_it_was_killed_for() -> None:
         KillReason.RUN_TIMEOUT: S.TIMED_OUT,
         KillReason.CASCADE: S.CANCELLED,
         KillReason.INTERRUPT: S.CANCELLED,
+        KillReason.POOL_SHUTDOWN: S.CANCELLED,
     }
 
 
 def test_kill_reasons_are_the_task_kill_event_reasons() -> None:
     assert sorted(reason.value for reason in KillReason) == [
-        "cascade", "interrupt", "memory_limit", "run_timeout", "timeout"]
+        "cascade", "interrupt", "memory_limit", "pool_shutdown", "run_timeout", "timeout"]

@@ -4,6 +4,12 @@ Starting workers costs an interpreter start each (~80 ms), so runs that do not b
 ``executor=`` share one ``LocalPool`` that stays up between calls; a call made while it is in use
 (another thread) gets a private pool for its duration. ``shutdown_shared_pool()`` stops it now;
 at interpreter exit every pool still open is closed.
+
+Shutting the pool down while a run holds it does not pull the pool from under that run's loop
+(its selector closed mid-wait, its workers gone as if they had crashed): the run is told to stop
+(its tasks end cancelled, saying the pool was shut down) and the pool is closed when the run
+gives it back, within seconds. ``shutdown_shared_pool()`` returns at once: it may be called from
+the run's own event callback, which the run waits for before it can give the pool back.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from typing import Callable
 
 from .pool import LocalPool, close_all_pools
 
@@ -22,13 +29,16 @@ class _SharedPool:
         self.pool: LocalPool | None = None
         self.lock = threading.Lock()
         self.in_use = False
+        self.on_shutdown: Callable[[], None] | None = None  # tells the holding run to stop
+        self.close_on_release = False
 
-    def acquire(self) -> tuple[LocalPool, bool]:
+    def acquire(self, on_shutdown: Callable[[], None] | None) -> tuple[LocalPool, bool]:
         with self.lock:
             if not self.in_use:
                 if self.pool is None or self.pool.closed:
                     self.pool = LocalPool()
                 self.in_use = True
+                self.on_shutdown = on_shutdown
                 return self.pool, True
         return LocalPool(), False
 
@@ -38,15 +48,22 @@ class _SharedPool:
             return
         with self.lock:
             self.in_use = False
-            if not healthy:
-                pool.close(kill=True)
+            self.on_shutdown = None
+            if not healthy or self.close_on_release:
+                self.close_on_release = False
+                pool.close(kill=not healthy)
                 self.pool = None
 
     def shutdown(self) -> None:
         with self.lock:
-            if self.pool is not None:
+            stop = self.on_shutdown if self.in_use else None
+            if stop is not None:
+                self.close_on_release = True
+            elif self.pool is not None:
                 self.pool.close()
                 self.pool = None
+        if stop is not None:
+            stop()
 
 
 _shared = _SharedPool()
@@ -56,6 +73,7 @@ def _forget_after_fork() -> None:
     # A forked child must not use or close its parent's warm pool (pool.py disowns its fds).
     _shared.pool = None
     _shared.in_use = False
+    _shared.on_shutdown = None
     _shared.lock = threading.Lock()
 
 
@@ -63,9 +81,11 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-def shared_pool() -> tuple[LocalPool, bool]:
-    """Check out the warm pool (or a private one when it is in use): ``(pool, shared)``."""
-    return _shared.acquire()
+def shared_pool(on_shutdown: Callable[[], None] | None = None) -> tuple[LocalPool, bool]:
+    """Check out the warm pool (or a private one when it is in use): ``(pool, shared)``.
+    ``on_shutdown``: called (from any thread) if ``shutdown_shared_pool()`` comes while the
+    pool is checked out; the holder must then stop its run and give the pool back."""
+    return _shared.acquire(on_shutdown)
 
 
 def release_shared_pool(pool: LocalPool, shared: bool, *, healthy: bool) -> None:
@@ -74,7 +94,8 @@ def release_shared_pool(pool: LocalPool, shared: bool, *, healthy: bool) -> None
 
 
 def shutdown_shared_pool() -> None:
-    """Stop the warm pool's workers now (it is started again on the next run)."""
+    """Stop the warm pool's workers now (it is started again on the next run). A run holding
+    it is stopped, its tasks cancelled, and the pool closes as that run gives it back."""
     _shared.shutdown()
 
 
