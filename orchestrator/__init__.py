@@ -29,6 +29,14 @@ from .executors.base import Executor
 from .executors.inline import InlineExecutor
 from .executors.local.pool import LocalPool
 from .executors.local.warm import shutdown_shared_pool
+from .futures import (
+    MemoryLimitExceeded,
+    PoolFuture,
+    ProcessPool,
+    TaskKilled,
+    TaskTimeout,
+    WorkerCrashed,
+)
 from .gating.gates import (
     AllSucceeded,
     GateVerdict,
@@ -84,6 +92,8 @@ __all__ = [
     "MissingDependencyError", "CycleError", "PoolError", "TaskFailedError", "GateRejected",
     "EventLogError",
     "RunTerminated",
+    "ProcessPool", "PoolFuture", "TaskTimeout", "WorkerCrashed", "TaskKilled",
+    "MemoryLimitExceeded",
 ]
 
 

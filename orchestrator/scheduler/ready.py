@@ -48,6 +48,16 @@ class ReadyQueue:
         rec: TaskRecord = heapq.heappop(self._heap)[-1]
         return rec
 
+    def discard(self, rec: TaskRecord) -> None:
+        """Take ``rec`` out of the queue (a task stopped before it ran). Mutates."""
+        heap = self._heap
+        for i, entry in enumerate(heap):
+            if entry[-1] is rec:
+                heap[i] = heap[-1]
+                heap.pop()
+                heapq.heapify(heap)
+                return
+
     def clear(self) -> None:
         """Forget every queued task (the run stops). Mutates."""
         self._heap.clear()

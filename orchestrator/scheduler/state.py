@@ -102,6 +102,7 @@ class KillReason(enum.Enum):
     RUN_TIMEOUT = "run_timeout"  # the run stops: StopReason.RUN_TIMEOUT
     CASCADE = "cascade"  # the run stops: StopReason.CASCADE
     INTERRUPT = "interrupt"  # the run stops: StopReason.INTERRUPT
+    REQUESTED = "requested"  # this one task was asked to stop (ProcessPool.kill)
 
     __hash__ = object.__hash__
 
@@ -122,4 +123,5 @@ LOST_ENDS: Final[Mapping[KillReason | None, TaskState]] = {
     KillReason.RUN_TIMEOUT: S.TIMED_OUT,
     KillReason.CASCADE: S.CANCELLED,
     KillReason.INTERRUPT: S.CANCELLED,
+    KillReason.REQUESTED: S.CANCELLED,
 }

@@ -102,9 +102,10 @@ def test_a_lost_attempt_ends_by_what_it_was_killed_for() -> None:
         KillReason.RUN_TIMEOUT: S.TIMED_OUT,
         KillReason.CASCADE: S.CANCELLED,
         KillReason.INTERRUPT: S.CANCELLED,
+        KillReason.REQUESTED: S.CANCELLED,
     }
 
 
 def test_kill_reasons_are_the_task_kill_event_reasons() -> None:
     assert sorted(reason.value for reason in KillReason) == [
-        "cascade", "interrupt", "memory_limit", "run_timeout", "timeout"]
+        "cascade", "interrupt", "memory_limit", "requested", "run_timeout", "timeout"]

@@ -1,0 +1,80 @@
+"""How a pool call becomes a ``TaskSpec``: its id, the function sent, the per-task options.
+
+A plain module-level function is sent as itself (a worker keeps it for the run: sent once).
+Anything else (a bound method, a lambda, a closure, a callable object) travels as an argument
+of ``workers.calls.call``, so the worker and the parent drop it with its task: a pool that
+outlives many objects' methods does not keep the objects alive (``workers/calls.py``).
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
+
+from ..model.policy import RetryPolicy
+from ..model.spec import TaskSpec
+
+__all__ = ["Options", "task_spec"]
+
+_CALL = "workers.calls:call"
+_CALL_CHUNK = "workers.calls:call_chunk"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Per-task settings (``ProcessPool.options``); ``chunk``: a ``map`` chunk's argument
+    tuples, the task then being ``fn`` over each."""
+
+    timeout: float | None = None
+    retry: RetryPolicy | None = None
+    priority: int = 0
+    tags: Mapping[str, Any] = field(default_factory=dict)
+    chunk: list[tuple[Any, ...]] | None = None
+
+    @classmethod
+    def make(cls, *, timeout: float | None, retry: RetryPolicy | None,
+             resources: Mapping[str, float] | None, priority: int,
+             tags: Mapping[str, Any] | None) -> Options:
+        """Checked settings: a bad one raises here, naming it, before anything is submitted."""
+        if resources:
+            # TaskSpec has no resources field on this branch (the resources work adds it).
+            raise NotImplementedError(
+                f"options(resources={dict(resources)!r}): resource admission is not available "
+                f"in this build")
+        probe = TaskSpec(id="options", fn=_CALL, timeout=timeout, retry=retry,
+                         priority=priority, tags=dict(tags or {}))
+        return cls(timeout=probe.timeout, retry=probe.retry, priority=probe.priority,
+                   tags=probe.tags)
+
+    def with_chunk(self, chunk: list[tuple[Any, ...]]) -> Options:
+        return replace(self, chunk=chunk)
+
+
+def _sent_as_itself(fn: Any) -> bool:
+    """A module-level function: kept by a worker for the run without keeping anything alive
+    that a user drops."""
+    return (isinstance(fn, types.FunctionType) and fn.__closure__ is None
+            and "<" not in fn.__qualname__ and "." not in fn.__qualname__)
+
+
+def task_spec(n: int, fn: Callable[..., Any], args: tuple[Any, ...],
+              kwargs: Mapping[str, Any], options: Options) -> TaskSpec:
+    """The ``n``-th call's task."""
+    if not callable(fn):
+        raise TypeError(f"{fn!r} is not callable")
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    chunk = options.chunk
+    if chunk is not None:
+        task_id = f"{name}[{len(chunk)}]-{n}"
+        target: Any = _CALL_CHUNK
+        args, kwargs = (fn, chunk), {}
+    elif _sent_as_itself(fn):
+        task_id = f"{name}-{n}"
+        target = fn
+    else:
+        task_id = f"{name}-{n}"
+        target = _CALL
+        args, kwargs = (fn, args, kwargs), {}
+    return TaskSpec(id=task_id, fn=target, args=args, kwargs=kwargs, timeout=options.timeout,
+                    retry=options.retry, priority=options.priority, tags=options.tags)
