@@ -157,6 +157,7 @@ class Driver:
             finished = sched.step(timeout)
             if finished:
                 self._hand_over(finished)
+                del finished  # the records hold the tasks' arguments and values: drop them now
 
     def _hand_over(self, finished: list[TaskRecord]) -> None:
         futures = self._futures
