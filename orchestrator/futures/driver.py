@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Sequence
 
 from ..clock import Clock
 from ..executors.base import Executor
@@ -48,7 +48,8 @@ class Driver:
     """One pool's run, driven on its own thread (``start``), ended by ``close``."""
 
     def __init__(self, executor: Executor, owns_executor: bool, policy: OrchestrationPolicy,
-                 on_event: EventHandler | None, clock: Clock) -> None:
+                 on_event: EventHandler | Sequence[EventHandler] | None,
+                 clock: Clock) -> None:
         self.executor = executor
         self.policy = policy
         self.clock = clock

@@ -31,12 +31,12 @@ def map_results(submit_one: SubmitOne, submit_chunk: SubmitChunk,
                 chunksize: int | Literal["auto"], workers: int) -> Iterator[Any]:
     end = None if timeout is None else time.monotonic() + timeout
     if chunksize == "auto":
-        feeder = _AutoFeeder(submit_chunk, zip(*iterables), workers)
+        feeder = _AutoFeeder(submit_chunk, zip(*iterables, strict=False), workers)
         feeder.fill()
         return _flatten(feeder.futures(), end)
     if not isinstance(chunksize, int) or isinstance(chunksize, bool) or chunksize < 1:
         raise ValueError(f"chunksize must be a positive integer or 'auto', got {chunksize!r}")
-    items = zip(*iterables)
+    items = zip(*iterables, strict=False)
     if chunksize == 1:
         return _each([submit_one(args) for args in items], end)
     chunks = iter(lambda: list(itertools.islice(items, chunksize)), [])
