@@ -28,6 +28,8 @@ class ChunkSizer:
         self._size = 1
         self._per_item: float | None = None  # seconds, smoothed
         self._buffer: list[tuple[Any, ...]] = []
+        self._tail: int | None = None  # the chunk size once the end of the input was seen
+        self._failed: BaseException | None = None  # what the input raised, after the buffer
 
     @property
     def size(self) -> int:
@@ -48,11 +50,19 @@ class ChunkSizer:
         see the end coming, and splits what is left then. Mutates."""
         size = self._size
         buffer = self._buffer
-        want = size * self._workers
-        if len(buffer) < want:
-            buffer.extend(itertools.islice(items, want - len(buffer)))
-            if len(buffer) < want:  # the end of the input: share the rest among the workers
-                size = max(1, min(size, -(-len(buffer) // self._workers)))
+        if self._tail is None:
+            want = size * self._workers
+            if len(buffer) < want:
+                try:
+                    buffer.extend(itertools.islice(items, want - len(buffer)))
+                except BaseException as exc:  # raised once the items before it are sent
+                    self._failed = exc
+                if len(buffer) < want:  # the end of the input: share the rest among workers
+                    self._tail = max(1, -(-len(buffer) // self._workers))
+        if self._tail is not None:
+            size = min(size, self._tail)
+        if not buffer and self._failed is not None:
+            raise self._failed
         chunk = buffer[:size]
         del buffer[:size]
         return chunk
