@@ -41,6 +41,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "deadline-to-timed_out latency, worker replacement, collateral failures"),
     Benchmark("scale", "benchmarks.scale",
               "100,000-task graph build; parent RSS while streaming 200,000 tasks"),
+    Benchmark("futures", "benchmarks.futures",
+              "ProcessPool: submit with timeouts vs loky/pebble, map auto vs joblib, RSS"),
     Benchmark("telemetry", "benchmarks.telemetry_overhead",
               "cost of the event stream and its sinks", optional=True),
 )
