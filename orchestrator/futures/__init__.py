@@ -12,8 +12,14 @@ The modules
 """
 
 from .driver import PoolFuture
-from .errors import MemoryLimitExceeded, TaskKilled, TaskTimeout, WorkerCrashed
+from .errors import (
+    MemoryLimitExceeded,
+    TaskKilled,
+    TaskPicklingError,
+    TaskTimeout,
+    WorkerCrashed,
+)
 from .pool import ProcessPool, Submitter
 
 __all__ = ["ProcessPool", "Submitter", "PoolFuture", "TaskTimeout", "WorkerCrashed", "TaskKilled",
-           "MemoryLimitExceeded"]
+           "MemoryLimitExceeded", "TaskPicklingError"]

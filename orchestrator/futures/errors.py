@@ -5,6 +5,8 @@
 * WorkerCrashed(ChildProcessError)   its worker process died (the signal or exit code named)
 * TaskKilled(Exception)              stopped by ``pool.kill(future)``
 * MemoryLimitExceeded(MemoryError)   its worker passed the memory limit; killed
+* TaskPicklingError(PicklingError, TypeError)  an argument or the result could not be pickled
+                                     (a TypeError too: the stdlib's pool raises one there)
 * anything else                      the task's own exception, rebuilt, with the worker's
                                      traceback text as ``__cause__`` (as the stdlib does)
 """
@@ -16,7 +18,8 @@ from concurrent.futures import CancelledError
 
 from ..model.results import RemoteTraceback, TaskError
 
-__all__ = ["TaskTimeout", "WorkerCrashed", "TaskKilled", "MemoryLimitExceeded", "exception_for"]
+__all__ = ["TaskTimeout", "WorkerCrashed", "TaskKilled", "MemoryLimitExceeded",
+           "TaskPicklingError", "exception_for"]
 
 
 class TaskTimeout(TimeoutError):
@@ -56,6 +59,15 @@ class MemoryLimitExceeded(MemoryError):
         self.task_id = task_id
 
 
+class TaskPicklingError(pickle.PicklingError, TypeError):
+    """The task's arguments (or its result) could not be pickled; the message names the
+    part."""
+
+    def __init__(self, message: str, task_id: str) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+
+
 def exception_for(task_id: str, error: TaskError | None, timeout: float | None) -> BaseException:
     """The exception a future raises for a task that ended with ``error``."""
     if error is None:
@@ -72,7 +84,7 @@ def exception_for(task_id: str, error: TaskError | None, timeout: float | None) 
         exc = (TaskKilled(error.message, task_id) if error.type == "TaskKilled"
                else CancelledError(error.message))
     elif kind == "pickling":
-        exc = pickle.PicklingError(error.message)
+        exc = TaskPicklingError(error.message, task_id)
     else:
         return error.exception()
     if error.traceback:

@@ -1,9 +1,10 @@
 """How a pool call becomes a ``TaskSpec``: its id, the function sent, the per-task options.
 
-A plain module-level function is sent as itself (a worker keeps it for the run: sent once).
-Anything else (a bound method, a lambda, a closure, a callable object) travels as an argument
-of ``workers.calls.call``, so the worker and the parent drop it with its task: a pool that
-outlives many objects' methods does not keep the objects alive (``workers/calls.py``).
+A plain module-level function with plain arguments is sent as itself (a worker keeps the
+function for the run: sent once). Anything else (a bound method, a lambda, a closure, a
+callable object; container arguments; a ``map`` chunk) travels packed, as the argument of
+``workers.calls.call``: the worker and the parent drop it with its task, and the parent never
+walks the arguments (``workers/calls.py`` says why).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import types
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
+
+from workers.calls import Packed
 
 from ..model.policy import RetryPolicy
 from ..model.spec import TaskSpec
@@ -51,11 +54,16 @@ class Options:
         return replace(self, chunk=chunk)
 
 
-def _sent_as_itself(fn: Any) -> bool:
-    """A module-level function: kept by a worker for the run without keeping anything alive
-    that a user drops."""
+_PLAIN = (int, float, str, bytes, bool, type(None))
+
+
+def _sent_as_itself(fn: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
+    """A module-level function (kept by a worker for the run without keeping alive anything a
+    user drops) with arguments that are not containers (nothing to walk)."""
     return (isinstance(fn, types.FunctionType) and fn.__closure__ is None
-            and "<" not in fn.__qualname__ and "." not in fn.__qualname__)
+            and "<" not in fn.__qualname__ and "." not in fn.__qualname__
+            and all(type(a) in _PLAIN for a in args)
+            and all(type(v) in _PLAIN for v in kwargs.values()))
 
 
 def task_spec(n: int, fn: Callable[..., Any], args: tuple[Any, ...],
@@ -68,13 +76,13 @@ def task_spec(n: int, fn: Callable[..., Any], args: tuple[Any, ...],
     if chunk is not None:
         task_id = f"{name}[{len(chunk)}]-{n}"
         target: Any = _CALL_CHUNK
-        args, kwargs = (fn, chunk), {}
-    elif _sent_as_itself(fn):
+        args, kwargs = (Packed(fn, chunk, {}),), {}
+    elif _sent_as_itself(fn, args, kwargs):
         task_id = f"{name}-{n}"
         target = fn
     else:
         task_id = f"{name}-{n}"
         target = _CALL
-        args, kwargs = (fn, args, kwargs), {}
+        args, kwargs = (Packed(fn, args, kwargs),), {}
     return TaskSpec(id=task_id, fn=target, args=args, kwargs=kwargs, timeout=options.timeout,
                     retry=options.retry, priority=options.priority, tags=options.tags)
