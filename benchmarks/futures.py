@@ -63,12 +63,12 @@ def _timed(fn: Callable[[], Any]) -> float:
 
 # -- submit ---------------------------------------------------------------------------------------
 
-def _submit_peers(workers: int) -> tuple[dict[str, Callable[[int], None]], list[Callable[[], None]],
+def _submit_peers(workers: int) -> tuple[dict[str, Callable[[int], Any]], list[Callable[[], Any]],
                                          dict[str, str]]:
     from orchestrator import ProcessPool
 
-    runs: dict[str, Callable[[int], None]] = {}
-    stops: list[Callable[[], None]] = []
+    runs: dict[str, Callable[[int], Any]] = {}
+    stops: list[Callable[[], Any]] = []
     status: dict[str, str] = {}
     ours = ProcessPool(workers, task_timeout=60)
     stops.append(ours.shutdown)
@@ -76,7 +76,7 @@ def _submit_peers(workers: int) -> tuple[dict[str, Callable[[int], None]], list[
     if _have("pebble"):
         import pebble
 
-        peb = pebble.ProcessPool(max_workers=workers)
+        peb: Any = pebble.ProcessPool(max_workers=workers)
         stops.append(lambda: (peb.close(), peb.join()))
         runs[PEBBLE] = lambda n: [f.result() for f in
                                   [peb.schedule(noop, timeout=60) for _ in range(n)]]
@@ -99,11 +99,14 @@ def _submit_throughput(size: Sizing, workers: int) -> dict[str, Any]:
         names = list(runs)
         for r in range(size.rounds):
             for name in names[r % len(names):] + names[:r % len(names)]:
-                tps[name].append(size.submits / _timed(lambda: runs[name](size.submits)))
+                fn = runs[name]
+                tps[name].append(size.submits / _timed(lambda: fn(size.submits)))  # noqa: B023
     finally:
         for stop in stops:
             stop()
-    rows, checks, figures = [], [], {"tasks": size.submits, "tasks_per_s": {}}
+    rows: list[list[str]] = []
+    checks: list[dict[str, Any]] = []
+    figures: dict[str, Any] = {"tasks": size.submits, "tasks_per_s": {}}
     for name, values in tps.items():
         rel = fmt(summarize(ratios(tps[OURS], values))) if name != OURS else "-"
         rows.append([name, fmt(summarize(values), 0), rel, "ran"])
@@ -112,10 +115,10 @@ def _submit_throughput(size: Sizing, workers: int) -> dict[str, Any]:
         rows.append([name, "-", "-", why])
     for name, want in ((LOKY, 1.5), (PEBBLE, 1.0)):
         if name in tps:
-            r = summarize(ratios(tps[OURS], tps[name]))
-            figures[f"ours_vs_{name.split()[0]}"] = r
+            rel = summarize(ratios(tps[OURS], tps[name]))
+            figures[f"ours_vs_{name.split()[0]}"] = rel
             checks.append(check(f"submit throughput, ours / {name.split()[0]}",
-                                f">= {want}x (issue 16)", fmt(r) + "x", r["median"] >= want))
+                                f">= {want}x (issue 16)", fmt(rel) + "x", rel["median"] >= want))
     tab = table(f"submit + result of {size.submits:,} no-op tasks, {workers} workers "
                 f"({size.rounds} rounds)", ["pool", "tasks/s", "ours / this", "status"], rows,
                 notes=["median (min-max); the ratio is paired round by round"])
@@ -133,7 +136,8 @@ def _map_ours(n: int, workers: int) -> float:
 
 
 def _map_joblib(n: int, workers: int) -> float:
-    from joblib import Parallel, delayed
+    joblib: Any = importlib.import_module("joblib")
+    Parallel, delayed = joblib.Parallel, joblib.delayed
 
     with Parallel(n_jobs=workers, batch_size="auto") as parallel:
         parallel(delayed(noop)() for _ in range(workers))
