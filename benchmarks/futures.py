@@ -115,10 +115,11 @@ def _submit_throughput(size: Sizing, workers: int) -> dict[str, Any]:
         rows.append([name, "-", "-", why])
     for name, want in ((LOKY, 1.5), (PEBBLE, 1.0)):
         if name in tps:
-            rel = summarize(ratios(tps[OURS], tps[name]))
-            figures[f"ours_vs_{name.split()[0]}"] = rel
+            paired = summarize(ratios(tps[OURS], tps[name]))
+            figures[f"ours_vs_{name.split()[0]}"] = paired
             checks.append(check(f"submit throughput, ours / {name.split()[0]}",
-                                f">= {want}x (issue 16)", fmt(rel) + "x", rel["median"] >= want))
+                                f">= {want}x (issue 16)", fmt(paired) + "x",
+                                paired["median"] >= want))
     tab = table(f"submit + result of {size.submits:,} no-op tasks, {workers} workers "
                 f"({size.rounds} rounds)", ["pool", "tasks/s", "ours / this", "status"], rows,
                 notes=["median (min-max); the ratio is paired round by round"])
