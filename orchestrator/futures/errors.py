@@ -68,6 +68,12 @@ class TaskPicklingError(pickle.PicklingError, TypeError):
         self.task_id = task_id
 
 
+def _unpacked(message: str) -> str:
+    """A pickling message's path as the user wrote the call (not through ``Packed``)."""
+    return (message.replace("args[0].args[", "args[").replace("args[0].kwargs[", "kwargs[")
+            .replace("args[0].fn", "the function"))
+
+
 def exception_for(task_id: str, error: TaskError | None, timeout: float | None) -> BaseException:
     """The exception a future raises for a task that ended with ``error``."""
     if error is None:
@@ -84,7 +90,7 @@ def exception_for(task_id: str, error: TaskError | None, timeout: float | None) 
         exc = (TaskKilled(error.message, task_id) if error.type == "TaskKilled"
                else CancelledError(error.message))
     elif kind == "pickling":
-        exc = TaskPicklingError(error.message, task_id)
+        exc = TaskPicklingError(_unpacked(error.message), task_id)
     else:
         return error.exception()
     if error.traceback:

@@ -40,6 +40,7 @@ class LiveScheduler(Scheduler):
         self._estimates = Estimates()
         self._intake = None  # the empty batch given to the base class: never pulled
         self._kill_on_start: set[str] = set()  # killed while queued behind a busy worker
+        self._ended: dict[str, int] = {}  # terminal state -> tasks: the records are dropped
 
     @property
     def done(self) -> bool:
@@ -98,6 +99,16 @@ class LiveScheduler(Scheduler):
             self._timers.cancel((Timer.RETRY, task_id))
         self._end_killed(rec)
         return True
+
+    def _end(self, rec: TaskRecord, state: TaskState, *, skip_below: bool = True) -> None:
+        super()._end(rec, state, skip_below=skip_below)
+        self._ended[state.value] = self._ended.get(state.value, 0) + 1
+
+    def _final_counts(self) -> dict[str, int]:
+        counts = dict(self._ended)
+        for state, n in super()._final_counts().items():  # what did not end (an abort)
+            counts[state] = counts.get(state, 0) + n
+        return counts
 
     def _end_killed(self, rec: TaskRecord) -> None:
         rec.error = killed_error(rec.id)

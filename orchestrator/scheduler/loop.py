@@ -175,7 +175,7 @@ class Scheduler(Reactions):
             return
         self._finished_at = self.clock.now()
         self.executor.end_run()
-        counts = state_counts(self._records.values())
+        counts = self._final_counts()
         extra: dict[str, Any] = {}
         if self.cost is not None and self.events.handler is not None:
             extra["cost_estimate"] = self._cost_of(
@@ -186,6 +186,11 @@ class Scheduler(Reactions):
             data={"ok": not self._interrupted and set(counts) <= {"succeeded"} and gates_passed,
                   "interrupted": self._interrupted, "counts": counts, "retries": self._retries,
                   "workers": self.policy.max_concurrency, **extra})
+
+    def _final_counts(self) -> dict[str, int]:
+        """``run.finished``'s ``counts``: tasks by state (a run that forgets what ended keeps
+        its own tally: ``LiveScheduler``)."""
+        return state_counts(self._records.values())
 
     def _task_results(self) -> dict[str, TaskResult]:
         """id -> TaskResult in graph order (a retained flat batch: pulled order; a streaming

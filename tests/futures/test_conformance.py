@@ -35,6 +35,13 @@ def test_exception_and_result_raise_the_tasks_error(make_pool):
         f.result()
 
 
+def test_an_unpicklable_argument_fails_its_future_with_a_type_error(make_pool):
+    pool = make_pool(1)
+    f = pool.submit(h.square, threading.Lock())
+    assert isinstance(f.exception(), TypeError)
+    assert pool.submit(h.square, 4).result() == 16  # the pool goes on
+
+
 def test_result_timeout_raises_timeout_error_while_it_runs(make_pool, gate):
     pool = make_pool()
     g = gate("slow")
