@@ -31,6 +31,7 @@ from ..scheduler.state import TaskState
 from ..telemetry.events import EventHandler
 from .completion import Completer, Outcome
 from .metrics import MetricsSoFar
+from .submissions import Submissions
 
 __all__ = ["Driver", "PoolFuture"]
 
@@ -54,7 +55,7 @@ class Driver:
         self.policy = policy
         self.clock = clock
         self._owns = owns_executor
-        self._queue: deque[tuple[PoolFuture, TaskSpec]] = deque()
+        self._queue: Submissions[tuple[PoolFuture, TaskSpec]] = Submissions()
         self._kills: deque[str] = deque()
         self._futures: dict[str, PoolFuture] = {}  # taken by the scheduler; this thread's
         self._closing = False
@@ -78,7 +79,7 @@ class Driver:
 
     def put(self, future: PoolFuture, spec: TaskSpec) -> None:
         """Queue a submission (the caller checked the pool is open)."""
-        self._queue.append((future, spec))
+        self._queue.put((future, spec), spec.priority)
         self._wake()
 
     def kill(self, task_id: str) -> None:
@@ -89,12 +90,8 @@ class Driver:
         """No more submissions; with ``cancel_pending`` the queued ones are cancelled."""
         self._closing = True
         if cancel_pending:
-            while True:
-                try:
-                    future, _ = self._queue.popleft()
-                except IndexError:
-                    break
-                future.cancel()
+            while (item := self._queue.take()) is not None:
+                item[0].cancel()
         self._wake(force=True)
 
     def join(self, timeout: float | None = None) -> None:
@@ -117,8 +114,8 @@ class Driver:
     def _take(self) -> TaskSpec | None:
         """The next submission not cancelled, its future marked running; None if none now."""
         queue = self._queue
-        while queue:
-            future, spec = queue.popleft()
+        while (item := queue.take()) is not None:
+            future, spec = item
             if future.set_running_or_notify_cancel():
                 self._futures[spec.id] = future
                 return spec
@@ -195,8 +192,7 @@ class Driver:
         error = RuntimeError(f"the pool's loop stopped: {self.failure!r}")
         leftovers = [*self._futures.values()]
         self._futures.clear()
-        while self._queue:
-            future, _ = self._queue.popleft()
-            if future.set_running_or_notify_cancel():
-                leftovers.append(future)
+        while (item := self._queue.take()) is not None:
+            if item[0].set_running_or_notify_cancel():
+                leftovers.append(item[0])
         self._completer.put([(f, False, None, error, None) for f in leftovers])

@@ -74,3 +74,10 @@ def wait_at_zero(x: int, release: str) -> int:
     if x == 0:
         block(None, release)
     return x
+
+
+def log(path: str, tag: str) -> str:
+    """Append ``tag`` to the file at ``path`` (the order tasks ran in)."""
+    with open(path, "a") as f:
+        f.write(tag + "\n")
+    return tag

@@ -204,3 +204,22 @@ def test_a_lambda_and_a_closure_run(pools):
 def test_the_pool_is_a_concurrent_futures_executor():
     assert issubclass(ProcessPool, cf.Executor)
     assert os.cpu_count()
+
+
+def test_priority_overtakes_the_queue(pools, gate, tmp_path):
+    pool = pools(1)
+    g = gate("busy")
+    order = str(tmp_path / "order")
+    first = pool.submit(h.block, g.ready, g.release)
+    g.wait_running()
+    fs = [pool.submit(h.log, order, f"n{i}") for i in range(4)]
+    fs.append(pool.options(priority=-1).submit(h.log, order, "low"))
+    fs.append(pool.options(priority=5).submit(h.log, order, "high"))
+    fs.append(pool.options(priority=1).submit(h.log, order, "mid"))
+    g.open()
+    cf.wait([first, *fs], timeout=60)
+    ran = Path(order).read_text().split()
+    # n0 was handed to the scheduler (the worker's one queued slot) before the others came, so
+    # where it runs depends on whether it was queued behind the worker; the rest run by priority
+    ran.remove("n0")
+    assert ran == ["high", "mid", "n1", "n2", "n3", "low"]
