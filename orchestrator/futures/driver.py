@@ -16,6 +16,7 @@ have (``weakref.finalize``, as the stdlib's pool does with its wake-up weakref).
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import deque
 from concurrent.futures import Future
 from typing import Any, Sequence
@@ -34,6 +35,22 @@ from .metrics import MetricsSoFar
 from .submissions import Submissions
 
 __all__ = ["Driver", "PoolFuture"]
+
+_running: weakref.WeakSet[Driver] = weakref.WeakSet()
+
+
+def _finish_all_at_exit() -> None:
+    """At interpreter exit, let every pool finish what was submitted (as the stdlib's pool
+    does), before the local pools' own exit handler kills whatever workers are left."""
+    drivers = list(_running)
+    for driver in drivers:
+        driver.close(cancel_pending=False)
+    for driver in drivers:
+        driver.join()
+
+
+# Run before the atexit handlers, as concurrent.futures.process registers its own.
+getattr(threading, "_register_atexit", lambda fn: None)(_finish_all_at_exit)
 
 
 class PoolFuture(Future[Any]):
@@ -72,6 +89,7 @@ class Driver:
     # -- any thread ------------------------------------------------------------------------------
 
     def start(self) -> None:
+        _running.add(self)
         self._thread.start()
         self._started.wait()
         if self.failure is not None:

@@ -348,3 +348,17 @@ def test_no_time_is_spent_waiting_for_an_idle_pool(make_pool):
     start = time.monotonic()
     pool.shutdown()
     assert time.monotonic() - start < 30
+
+
+def test_work_submitted_before_the_interpreter_exits_is_done(make_pool, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "ran"
+    proc = subprocess.run([sys.executable, "-m", "tests.futures.exit_script", make_pool.kind,
+                           str(out)], cwd=root, capture_output=True, text=True, timeout=100)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert out.read_text().split() == ["0", "1", "2", "3", "4"]
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
