@@ -223,3 +223,18 @@ def test_priority_overtakes_the_queue(pools, gate, tmp_path):
     # where it runs depends on whether it was queued behind the worker; the rest run by priority
     ran.remove("n0")
     assert ran == ["high", "mid", "n1", "n2", "n3", "low"]
+
+
+def test_a_given_executor_runs_the_tasks_and_is_left_open():
+    from orchestrator import InlineExecutor, LocalPool
+
+    with ProcessPool(2, executor=InlineExecutor()) as pool:
+        assert list(pool.map(h.square, range(5), chunksize=2)) == [0, 1, 4, 9, 16]
+    local = LocalPool(2)
+    try:
+        for x in (4, 5):  # two pools, one after the other, on the same workers
+            with ProcessPool(2, executor=local) as pool:
+                assert pool.submit(h.square, x).result(timeout=60) == x * x
+            assert not local.closed
+    finally:
+        local.close()
