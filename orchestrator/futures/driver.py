@@ -77,6 +77,10 @@ class Driver:
         self._futures: dict[str, PoolFuture] = {}  # taken by the scheduler; this thread's
         self._closing = False
         self._wake_pending = False
+        # Set (under the lock) before the executor closes: a late wake-up must not write to
+        # its closed pipe, whose descriptor number may belong to another file by then.
+        self._wake_lock = threading.Lock()
+        self._executor_closed = False
         self.failure: BaseException | None = None  # what broke the loop, if anything did
         self.events = RunEvents(on_event, clock, off_loop=True)
         self.metrics = MetricsSoFar(policy.max_concurrency, clock)
@@ -125,7 +129,9 @@ class Driver:
     def _wake(self, force: bool = False) -> None:
         if force or not self._wake_pending:
             self._wake_pending = True
-            self.executor.wakeup()
+            with self._wake_lock:
+                if not self._executor_closed:
+                    self.executor.wakeup()
 
     # -- the loop thread -------------------------------------------------------------------------
 
@@ -200,6 +206,8 @@ class Driver:
             self.metrics.end()
             self.events.close()
         finally:
+            with self._wake_lock:
+                self._executor_closed = True
             if self._owns:
                 self.executor.close(kill=self.failure is not None)
             self._fail_leftovers()

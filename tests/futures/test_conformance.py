@@ -207,7 +207,11 @@ def test_cancel_keeps_the_stdlib_meaning(make_pool, gate):
 
 def test_submit_after_shutdown_is_a_runtime_error(make_pool):
     pool = make_pool()
+    f = pool.submit(h.square, 2)
     pool.shutdown()
+    pool.shutdown()  # again: nothing happens
+    pool.shutdown(wait=False, cancel_futures=True)
+    assert f.result() == 4
     with pytest.raises(RuntimeError):
         pool.submit(h.square, 1)
 
