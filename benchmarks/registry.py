@@ -43,6 +43,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "100,000-task graph build; parent RSS while streaming 200,000 tasks"),
     Benchmark("futures", "benchmarks.futures",
               "ProcessPool: submit with timeouts vs loky/pebble, map auto vs joblib, RSS"),
+    Benchmark("dask", "benchmarks.dask",
+              "Dask executor: runner cost vs raw client.submit, sleep speedup, kill latency",
+              optional=True),
     Benchmark("telemetry", "benchmarks.telemetry_overhead",
               "cost of the event stream and its sinks", optional=True),
 )
