@@ -26,6 +26,11 @@ def test_submit_returns_a_future_with_the_result(make_pool):
     assert f.done() and not f.cancelled() and f.exception() is None
 
 
+def test_submit_passes_keywords_named_like_its_own_parameters(make_pool):
+    pool = make_pool()
+    assert pool.submit(dict, fn=1, self=2).result() == {"fn": 1, "self": 2}
+
+
 def test_exception_and_result_raise_the_tasks_error(make_pool):
     pool = make_pool()
     f = pool.submit(h.raise_value, "boom")
