@@ -34,6 +34,7 @@ from .futures import (
     PoolFuture,
     ProcessPool,
     TaskKilled,
+    TaskPicklingError,
     TaskTimeout,
     WorkerCrashed,
 )
@@ -93,7 +94,7 @@ __all__ = [
     "EventLogError",
     "RunTerminated",
     "ProcessPool", "PoolFuture", "TaskTimeout", "WorkerCrashed", "TaskKilled",
-    "MemoryLimitExceeded",
+    "MemoryLimitExceeded", "TaskPicklingError",
 ]
 
 

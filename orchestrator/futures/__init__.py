@@ -4,10 +4,12 @@ The modules
     ``pool``        ProcessPool (the Executor) and Submitter (``options()``)
     ``driver``      the loop thread: submissions in, futures out; PoolFuture
     ``completion``  the thread that sets futures (done-callbacks run there)
+    ``submissions`` what the loop has not taken yet, by priority
     ``tasks``       a call -> its TaskSpec (id, what is sent, per-task options)
     ``mapping``     map: order, timeout, chunks, the lazy "auto" feeder
     ``autosize``    chunksize="auto": chunk sizes from measured task time
-    ``errors``      TaskTimeout, WorkerCrashed, TaskKilled, MemoryLimitExceeded
+    ``errors``      TaskTimeout, WorkerCrashed, TaskKilled, MemoryLimitExceeded,
+                    TaskPicklingError
     ``metrics``     pool.metrics(): the run's figures so far
 """
 
