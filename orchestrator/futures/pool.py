@@ -58,7 +58,8 @@ class ProcessPool(Executor):
     tasks. ``memory_limit``: megabytes of resident memory (worker plus children) past which a
     task is killed (``MemoryLimitExceeded``). ``on_event``: the run's event sinks, as for
     ``execute_parallel``. ``executor``: where tasks run (default: a private ``LocalPool``,
-    closed at shutdown; one given is left open).
+    closed at shutdown; one given is left open). ``clock``: the run's clock (default the
+    monotonic one).
     """
 
     def __init__(self, max_workers: int | None = None, *, task_timeout: float | None = None,
