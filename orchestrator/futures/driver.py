@@ -208,10 +208,12 @@ class Driver:
         finally:
             with self._wake_lock:
                 self._executor_closed = True
-            if self._owns:
-                self.executor.close(kill=self.failure is not None)
-            self._fail_leftovers()
-            self._completer.close()
+            try:
+                if self._owns:
+                    self.executor.close(kill=self.failure is not None)
+            finally:  # whatever the close raised, no future is left waiting
+                self._fail_leftovers()
+                self._completer.close()
 
     def _fail_leftovers(self) -> None:
         """Whatever the run could not end (the loop broke): its futures get the error."""
