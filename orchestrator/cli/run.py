@@ -42,24 +42,30 @@ from ..workflow import (
     Workflow,
     WorkflowError,
     check_imports,
-    load_tasks_json,
-    load_workflow,
     resolve_hooks,
 )
 from .app import EXIT_LOG_INCOMPLETE, EXIT_OK, cli, debug_option, exit_code, interrupt_code
+from .inputs import format_option, load_input, path_option, run_imports
 from .policy_options import policy_options, pop_overrides
 from .progress import LiveDisplay
 from .report import RunReport
 from .summary import metrics_line, outcome_message, plural, result_document, summary_lines
+from .tracebacks import traceback_lines
 
 __all__ = ["run"]
 
 
 @cli.command("run")
-@click.argument("workflow", required=False, type=click.Path())
-@click.option("--tasks", "tasks_json", metavar="JSON",
+@click.argument("workflow", required=False, type=click.Path(allow_dash=True))
+@click.option("--tasks", "tasks_json", metavar="JSON|@FILE",
               help='Run an inline JSON list of tasks instead of a file, e.g. '
-                   '\'[{"id": "a", "fn": "workers.agents:sleep", "args": [1]}]\'.')
+                   '\'[{"id": "a", "fn": "workers.agents:sleep", "args": [1]}]\', or the list '
+                   'in FILE with @FILE (@- reads standard input).')
+@path_option
+@format_option
+@click.option("--tracebacks", is_flag=True,
+              help="Print the traceback of every failed task below the summary (without it: "
+                   "the first one).")
 @policy_options
 @click.option("--cluster", metavar="ADDRESS|local:N",
               help="Run on a Dask cluster: its scheduler's address (tcp://HOST:PORT), or "
@@ -81,7 +87,8 @@ __all__ = ["run"]
 def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, cluster: str | None,
         events: str | None, output: str | None, report_path: str | None, as_json: bool,
         quiet: bool, cpu_hour_price: float | None, **params: Any) -> None:
-    """Run WORKFLOW (a .json, .yaml or .toml file), or the tasks given with --tasks.
+    """Run WORKFLOW (a .json, .yaml or .toml file; '-' reads standard input), or the tasks
+    given with --tasks.
 
     Options override the file's policy section. Nothing runs when the input is bad (exit 2).
     """
@@ -90,7 +97,10 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, clu
     if as_json and events == "-":
         raise click.UsageError("--json and --events - both write to stdout; "
                                "send the events to a file")
-    wf, overrides = _load(workflow, tasks_json, cluster, params)
+    every_traceback = params.pop("tracebacks")
+    kind, paths = params.pop("kind"), params.pop("paths")
+    wf, overrides = _load(workflow, tasks_json, cluster, kind, params)
+    ctx.with_resource(run_imports(wf, paths))  # on sys.path for the run, then taken off
     problems = check_imports(wf)
     if problems:
         raise WorkflowError(problems)
@@ -122,23 +132,22 @@ def run(ctx: click.Context, /, workflow: str | None, tasks_json: str | None, clu
             out_file.write("\n")
 
     _print(result, document, code, as_json=as_json, quiet=quiet, human=human, color=color,
-           logged=logged)
+           logged=logged, every_traceback=every_traceback)
     ctx.exit(code)
 
 
-def _load(workflow: str | None, tasks_json: str | None, cluster: str | None,
+def _load(workflow: str | None, tasks_json: str | None, cluster: str | None, kind: str | None,
           params: dict[str, Any]) -> tuple[Workflow, dict[tuple[str, ...], Any]]:
     """The workflow with the options' overrides, and those overrides. Mutates ``params``."""
     overrides: dict[tuple[str, ...], Any] = dict(pop_overrides(params))
     if cluster is not None:
         overrides[("cluster",)] = (cluster, "--cluster")
-    if workflow is not None:
-        return load_workflow(workflow, overrides), overrides
-    return load_tasks_json(tasks_json or "", overrides), overrides
+    return load_input(workflow, tasks_json, kind, overrides), overrides
 
 
 def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, as_json: bool,
-           quiet: bool, human: IO[str], color: bool, logged: LogOutcome) -> None:
+           quiet: bool, human: IO[str], color: bool, logged: LogOutcome,
+           every_traceback: bool = False) -> None:
     """The JSON document, or the table; the metrics line; the ``Error:`` line if any (and
     the event log's problem: as the error for exit 4, else as a warning above it)."""
     if as_json:
@@ -148,6 +157,9 @@ def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, 
             click.echo(line, file=human, color=color)
     if not as_json:
         click.echo(metrics_line(result), file=human)
+    if every_traceback or not quiet:
+        for line in traceback_lines(result, every=every_traceback):
+            click.echo(line, err=True)
     if logged.note is not None:
         click.echo(f"Warning: {logged.note}", err=True)
     message = outcome_message(result, code)

@@ -87,14 +87,14 @@ def summary_lines(result: OrchestrationResult, *, color: bool) -> list[str]:
 
 
 def metrics_line(result: OrchestrationResult) -> str:
-    """``wall 2.41s  serial 7.80s  speedup 3.24x  cost n/a  (4 workers; 12 tasks: ...)``."""
+    """``wall 2.41s  busy 7.80s  parallelism 3.24x (busy/wall)  cost n/a  (4 workers; ...)``.
+
+    Busy over wall is how many tasks ran at once on average, not a gain over a serial run."""
     m = result.metrics
-    priced = m.cost_estimate is not None and (
-        m.cost_estimate != 0 or any("cost" in r.reports for r in result))
-    cost = f"{m.cost_estimate:.4g}" if priced else "n/a"  # nothing priced, nothing reported
+    cost = "n/a" if m.cost_estimate is None else f"{m.cost_estimate:.4g}"  # None: unknown
     retries = f"; {plural(m.retries, 'retry', 'retries')}" if m.retries else ""
-    return (f"wall {m.wall_time:.2f}s  serial {m.serial_time:.2f}s  "
-            f"speedup {m.speedup_vs_serial:.2f}x  cost {cost}  "
+    return (f"wall {m.wall_time:.2f}s  busy {m.serial_time:.2f}s  "
+            f"parallelism {m.parallelism:.2f}x (busy/wall)  cost {cost}  "
             f"({plural(m.workers, 'worker')}; {plural(m.tasks, 'task')}: "
             f"{_counts(result)}{retries})")
 

@@ -49,10 +49,10 @@ class MetricsSoFar:
             wall = (self._ended if self._ended is not None else self._clock.now()) - self._started
             workers = self._workers
             used = max(1, min(workers, self._attempted)) if self._attempted else max(1, workers)
-            speedup = self._serial / wall if wall > 0 else 0.0
+            parallelism = self._serial / wall if wall > 0 else 0.0  # busy/wall
             return RunMetrics(
-                wall_time=wall, serial_time=self._serial, speedup_vs_serial=speedup,
-                efficiency=speedup / used,
+                wall_time=wall, serial_time=self._serial, parallelism=parallelism,
+                efficiency=parallelism / used,
                 utilization=self._serial / (workers * wall) if wall > 0 and workers else 0.0,
                 workers=workers, tasks=sum(self._counts.values()), attempts=self._attempts,
                 retries=self._retries, counts=dict(self._counts),

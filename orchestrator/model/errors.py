@@ -35,7 +35,18 @@ __all__ = [
     "TaskFailedError",
     "GateRejected",
     "EventLogError",
+    "short_repr",
 ]
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` for a message (an int of 5,000 digits cannot even be
+    printed: ``repr`` raises ``ValueError``)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too large to print>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class OrchestratorError(Exception):

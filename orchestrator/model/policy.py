@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Union
 
-from .errors import PolicyError
+from .errors import PolicyError, short_repr
 
 if TYPE_CHECKING:
     from .results import TaskError
@@ -37,17 +37,29 @@ def default_concurrency() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
+# Seconds above this are refused: ~31 years is no real limit, and a larger value would
+# overflow a float (an int of 400 digits) or a thread wait (``threading.TIMEOUT_MAX``).
+MAX_SECONDS = 1e9
+
+
+def _is_number(value: Any, limit: float = math.inf) -> bool:
+    """A real int or float, finite, with ``abs(value) <= limit``; a huge int is no error."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        as_float = float(value)
+    except OverflowError:  # an int beyond the float range
+        return False
+    return math.isfinite(as_float) and abs(as_float) <= limit
+
+
+def _is_seconds(value: Any) -> bool:
+    return _is_number(value, MAX_SECONDS)
 
 
 def _require(ok: bool, owner: str, name: str, value: Any, allowed: str) -> None:
     if not ok:
-        raise PolicyError(f"{owner}.{name} must be {allowed}, got {value!r}")
+        raise PolicyError(f"{owner}.{name} must be {allowed}, got {short_repr(value)}")
 
 
 @dataclass(frozen=True)
@@ -80,12 +92,12 @@ class RetryPolicy:
                  "an integer >= 1")
         _require(self.backoff in ("fixed", "exponential"), o, "backoff", self.backoff,
                  "'fixed' or 'exponential'")
-        _require(_is_number(self.base_delay) and self.base_delay >= 0, o, "base_delay",
-                 self.base_delay, "a number of seconds >= 0")
+        _require(_is_seconds(self.base_delay) and self.base_delay >= 0, o, "base_delay",
+                 self.base_delay, f"a number of seconds >= 0 and <= {MAX_SECONDS:g}")
         _require(_is_number(self.multiplier) and self.multiplier >= 1, o, "multiplier",
                  self.multiplier, "a number >= 1")
-        _require(_is_number(self.max_delay) and self.max_delay >= 0, o, "max_delay",
-                 self.max_delay, "a number of seconds >= 0")
+        _require(_is_seconds(self.max_delay) and self.max_delay >= 0, o, "max_delay",
+                 self.max_delay, f"a number of seconds >= 0 and <= {MAX_SECONDS:g}")
         _require(_is_number(self.jitter) and 0 <= self.jitter <= 1, o, "jitter", self.jitter,
                  "a number between 0 and 1")
         _require(isinstance(self.seed, int) and not isinstance(self.seed, bool), o, "seed",
@@ -182,8 +194,8 @@ class OrchestrationPolicy:
                  v, "an integer >= 1")
         for name in ("task_timeout", "global_timeout"):
             value = getattr(self, name)
-            _require(value is None or (_is_number(value) and value > 0), o, name, value,
-                     "a number of seconds > 0, or None")
+            _require(value is None or (_is_seconds(value) and value > 0), o, name, value,
+                     f"a number of seconds > 0 and <= {MAX_SECONDS:g}, or None")
         _require(isinstance(self.retry, RetryPolicy), o, "retry", self.retry, "a RetryPolicy")
         _require(self.cancellation in ("isolated", "cascading"), o, "cancellation",
                  self.cancellation, "'isolated' or 'cascading'")
@@ -192,8 +204,8 @@ class OrchestrationPolicy:
         p = self.max_pending
         _require(p is None or (isinstance(p, int) and not isinstance(p, bool) and p >= 0), o,
                  "max_pending", p, "an integer >= 0, or None")
-        _require(_is_number(self.kill_grace) and self.kill_grace >= 0, o, "kill_grace",
-                 self.kill_grace, "a number of seconds >= 0")
+        _require(_is_seconds(self.kill_grace) and self.kill_grace >= 0, o, "kill_grace",
+                 self.kill_grace, f"a number of seconds >= 0 and <= {MAX_SECONDS:g}")
         m = self.max_task_memory_mb
         _require(m is None or (_is_number(m) and m > 0), o, "max_task_memory_mb", m,
                  "a number of megabytes > 0, or None")
@@ -203,7 +215,8 @@ class OrchestrationPolicy:
         _require(isinstance(self.critical_path_first, bool), o, "critical_path_first",
                  self.critical_path_first, "True or False")
         i = self.memory_check_interval
-        _require(_is_number(i) and i > 0, o, "memory_check_interval", i, "a number of seconds > 0")
+        _require(_is_seconds(i) and i > 0, o, "memory_check_interval", i,
+                 f"a number of seconds > 0 and <= {MAX_SECONDS:g}")
 
     @property
     def pending_limit(self) -> int:

@@ -157,15 +157,19 @@ class TaskResult:
 class RunMetrics:
     """Figures derived from the task results (never measured twice).
 
-    ``serial_time`` sums every attempt's run time: what one worker would have needed.
-    ``speedup_vs_serial`` = serial_time / wall_time. ``efficiency`` = speedup / workers.
+    ``serial_time`` sums every attempt's run time (busy time).
+    ``parallelism`` = serial_time / wall_time: busy over wall, how many tasks ran at once on
+    average. It is not the gain over a serial run: on a loaded machine each task runs slower in
+    parallel, so busy time grows (1.99x busy/wall against a real gain of 1.41-1.49x, issue 11).
+    ``speedup_vs_serial``: the same figure under its old name (an alias, kept for schema 1.2).
+    ``efficiency`` = parallelism / workers used.
     ``utilization`` = busy worker-seconds / (workers x wall time).
     ``critical_path`` = the longest dependency chain in measured durations (seconds).
     """
 
     wall_time: float
     serial_time: float
-    speedup_vs_serial: float
+    parallelism: float
     efficiency: float
     utilization: float
     workers: int
@@ -177,11 +181,17 @@ class RunMetrics:
     cpu_time: float
     cost_estimate: float | None = None
 
+    @property
+    def speedup_vs_serial(self) -> float:
+        """``parallelism`` under its old name (busy/wall, not a measured gain): deprecated."""
+        return self.parallelism
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "wall_time": self.wall_time,
             "serial_time": self.serial_time,
-            "speedup_vs_serial": self.speedup_vs_serial,
+            "parallelism": self.parallelism,
+            "speedup_vs_serial": self.parallelism,  # the old name, for one minor version
             "efficiency": self.efficiency,
             "utilization": self.utilization,
             "workers": self.workers,

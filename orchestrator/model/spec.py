@@ -7,12 +7,11 @@ lists, tuples and dicts) stands for the result of task ``other``; it implies the
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
 
-from .errors import SpecError
+from .errors import CycleError, SpecError, short_repr
 
 if TYPE_CHECKING:
     from .policy import RetryPolicy
@@ -73,6 +72,9 @@ def substitute_refs(obj: Any, resolve: Callable[[str], Any]) -> Any:
     return obj
 
 
+_INT64 = 2**63  # an event log's integers stay 64-bit
+
+
 def _check_fn(fn: Any, task_id: str) -> None:
     if isinstance(fn, str):
         if not _IMPORT_PATH.match(fn):
@@ -87,13 +89,13 @@ def _check_fn(fn: Any, task_id: str) -> None:
 def _check_seconds(value: Any, name: str, task_id: str, allow_zero: bool = False) -> None:
     if value is None:
         return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
+    from .policy import MAX_SECONDS, _is_number
+
+    ok = _is_number(value, MAX_SECONDS) and (value >= 0 if allow_zero else value > 0)
     if not ok:
         bound = ">= 0" if allow_zero else "> 0"
-        raise SpecError(
-            f"task {task_id!r}: {name} must be a number of seconds {bound} or None, got {value!r}"
-        )
+        raise SpecError(f"task {task_id!r}: {name} must be a number of seconds {bound} and "
+                        f"<= {MAX_SECONDS:g}, or None, got {short_repr(value)}")
 
 
 @dataclass(frozen=True)
@@ -147,20 +149,25 @@ class TaskSpec:
         if self.retry is not None and not isinstance(self.retry, RetryPolicy):
             raise SpecError(
                 f"task {tid!r}: retry must be a RetryPolicy or None, got {self.retry!r}")
-        if not isinstance(self.priority, int) or isinstance(self.priority, bool):
-            raise SpecError(f"task {tid!r}: priority must be an integer, got {self.priority!r}")
+        p = self.priority
+        if not isinstance(p, int) or isinstance(p, bool) or not -_INT64 <= p <= _INT64:
+            raise SpecError(f"task {tid!r}: priority must be an integer between -2**63 and "
+                            f"2**63, got {short_repr(p)}")
         _check_seconds(self.estimate, "estimate", tid, allow_zero=True)
         if not isinstance(self.tags, Mapping):
             raise SpecError(f"task {tid!r}: tags must be a mapping, got {self.tags!r}")
         object.__setattr__(self, "tags", dict(self.tags))
         if self.max_memory_mb is not None:
             m = self.max_memory_mb
-            if not isinstance(m, (int, float)) or isinstance(m, bool) or not m > 0:
-                raise SpecError(f"task {tid!r}: max_memory_mb must be > 0 or None, got {m!r}")
+            from .policy import _is_number
+
+            if not _is_number(m) or not m > 0:
+                raise SpecError(f"task {tid!r}: max_memory_mb must be > 0 or None, "
+                                f"got {short_repr(m)}")
         refs = find_refs(self.args) + find_refs(self.kwargs)
         object.__setattr__(self, "_refs", tuple(dict.fromkeys(refs)))
-        if tid in self.all_deps:
-            raise SpecError(f"task {tid!r} depends on itself")
+        if tid in self.all_deps:  # the shortest cycle, as graphlib reports {1: {1}}
+            raise CycleError([tid, tid])
 
     # ``_refs`` is set in __post_init__; dataclass fields stay the public constructor.
     _refs: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)

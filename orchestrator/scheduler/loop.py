@@ -221,7 +221,8 @@ class Scheduler(Reactions):
     def _cost_of(self, results: list[TaskResult]) -> float | None:
         if self.cost is None or not self.retain:
             return None
-        return float(self.cost.estimate(results))
+        value = self.cost.estimate(results)
+        return None if value is None else float(value)  # None: nobody priced the run
 
     # -- input and dispatch --------------------------------------------------------------------
 

@@ -14,6 +14,11 @@ every attempt that finished, failed ones included (their tokens were spent too).
 with an ``estimate`` method, or a plain function of the results, is an adapter too
 (``as_cost_model``).
 
+A figure nobody gave is unknown, not free: ``ReportedCost`` is ``None`` when no task reported
+its key, and a ``SumCost`` is ``None`` when every part is (``None`` parts count as nothing
+beside a known one). The CLI table, ``--output``, ``run.finished`` and ``events summarize``
+then all show it as unknown (``n/a`` or ``null``), never as 0.
+
 Sums use ``math.fsum``: the figure does not depend on the order of the results, so the same run
 read back from its event log prices exactly the same.
 """
@@ -34,13 +39,13 @@ __all__ = ["CostModel", "CostAdapter", "CpuTimeCost", "ReportedCost", "SumCost",
 class CostModel(Protocol):
     """Anything that prices a run from its task results."""
 
-    def estimate(self, results: Sequence[TaskResult]) -> float: ...
+    def estimate(self, results: Sequence[TaskResult]) -> float | None: ...
 
 
 class CostAdapter:
     """Base class of the built-in adapters: ``a + b`` gives their ``SumCost``."""
 
-    def estimate(self, results: Sequence[TaskResult]) -> float:
+    def estimate(self, results: Sequence[TaskResult]) -> float | None:
         raise NotImplementedError
 
     def __add__(self, other: CostModel) -> SumCost:
@@ -70,6 +75,7 @@ class ReportedCost(CostAdapter):
     times ``scale`` (e.g. a price per token when tasks report ``tokens=``).
 
     A value that is not a number is left out with a ``RuntimeWarning`` naming the task.
+    ``None`` when no task reported ``key``: the cost is unknown.
     """
 
     def __init__(self, key: str = "cost", *, scale: float = 1.0) -> None:
@@ -81,7 +87,7 @@ class ReportedCost(CostAdapter):
         self.key = key
         self.scale = float(scale)
 
-    def estimate(self, results: Sequence[TaskResult]) -> float:
+    def estimate(self, results: Sequence[TaskResult]) -> float | None:
         values: list[float] = []
         for r in results:
             value = r.reports.get(self.key)
@@ -92,7 +98,7 @@ class ReportedCost(CostAdapter):
                               f"number; ReportedCost left it out", RuntimeWarning, stacklevel=2)
                 continue
             values.append(float(value))
-        return math.fsum(values) * self.scale
+        return math.fsum(values) * self.scale if values else None
 
     def __repr__(self) -> str:
         return f"ReportedCost(key={self.key!r}, scale={self.scale!r})"
@@ -101,28 +107,30 @@ class ReportedCost(CostAdapter):
 class SumCost(CostAdapter):
     """The sum of several adapters' estimates."""
 
-    def __init__(self, *parts: CostModel | Callable[[Sequence[TaskResult]], float]) -> None:
+    def __init__(self, *parts: CostLike) -> None:
         self.parts: tuple[CostModel, ...] = tuple(as_cost_model(p) for p in parts)
 
-    def estimate(self, results: Sequence[TaskResult]) -> float:
-        return math.fsum(float(p.estimate(results)) for p in self.parts)
+    def estimate(self, results: Sequence[TaskResult]) -> float | None:
+        known = [float(v) for v in (p.estimate(results) for p in self.parts) if v is not None]
+        return math.fsum(known) if known else None
 
     def __repr__(self) -> str:
         return f"SumCost({', '.join(map(repr, self.parts))})"
 
 
 class _FunctionCost(CostAdapter):
-    def __init__(self, fn: Callable[[Sequence[TaskResult]], float]) -> None:
+    def __init__(self, fn: Callable[[Sequence[TaskResult]], float | None]) -> None:
         self.fn = fn
 
-    def estimate(self, results: Sequence[TaskResult]) -> float:
-        return float(self.fn(results))
+    def estimate(self, results: Sequence[TaskResult]) -> float | None:
+        value = self.fn(results)
+        return None if value is None else float(value)
 
     def __repr__(self) -> str:
         return f"as_cost_model({self.fn!r})"
 
 
-CostLike = Union[CostModel, Callable[[Sequence[TaskResult]], float]]
+CostLike = Union[CostModel, Callable[[Sequence[TaskResult]], Union[float, None]]]
 
 
 def as_cost_model(cost: CostLike) -> CostModel:

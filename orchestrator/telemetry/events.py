@@ -20,7 +20,7 @@ __all__ = [
 
 SCHEMA_VERSION: Final = 1  # the major version, in every event's ``schema``
 # What this release added within version 1 (docs/events.md, "Versions"); ``run.started`` says it.
-SCHEMA_MINOR: Final = 2
+SCHEMA_MINOR: Final = 3
 
 
 class EventType:

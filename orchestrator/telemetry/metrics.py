@@ -93,13 +93,13 @@ def compute_metrics(results: Iterable[TaskResult], *, wall_time: float, workers:
         counts[r.status.value] = counts.get(r.status.value, 0) + 1
     attempted = sum(1 for r in results if r.attempts)
     used = max(1, min(workers, attempted)) if attempted else max(1, workers)
-    speedup = serial / wall_time if wall_time > 0 else 0.0
+    parallelism = serial / wall_time if wall_time > 0 else 0.0  # busy/wall
     cpu = math.fsum(r.cpu_time for r in results if r.cpu_time is not None)
     return RunMetrics(
         wall_time=wall_time,
         serial_time=serial,
-        speedup_vs_serial=speedup,
-        efficiency=speedup / used,
+        parallelism=parallelism,
+        efficiency=parallelism / used,
         utilization=serial / (workers * wall_time) if wall_time > 0 and workers else 0.0,
         workers=workers,
         tasks=len(results),

@@ -20,16 +20,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
-from typing import IO, Any, Iterable, Mapping, Sequence, Union
+from typing import IO, Any, Callable, Iterable, Mapping, Sequence, Union
 
 from ..model.errors import CycleError, EventLogError
 from ..model.results import RunMetrics, TaskError, TaskResult
 from .events import SCHEMA_VERSION, STATUS_OF_EVENT, TERMINAL_EVENT_TYPES, Event, EventType
-from .jsonl_format import iso_utc
+from .log_lines import BadLine, load_line, numbered_lines
 from .metrics import compute_metrics
 
 __all__ = [
@@ -37,7 +36,8 @@ __all__ = [
     "task_results_from_events", "metrics_from_events", "deps_cycle", "summarize", "RunSummary",
 ]
 
-Source = Union[str, "os.PathLike[str]", IO[str]]
+Source = Union[str, "os.PathLike[str]", IO[str], IO[bytes]]
+BadLineHandler = Callable[[EventLogError], None]
 
 
 @lru_cache(maxsize=1)
@@ -107,59 +107,85 @@ def parse_event(obj: Mapping[str, Any]) -> Event:
     )
 
 
-def read_events(source: Source, *, validate: bool = True) -> list[Event]:
-    """Parse a JSON Lines event log: a path, ``"-"`` (standard input) or a text stream.
+def read_events(source: Source, *, validate: bool = True, run_id: str | None = None,
+                on_bad_line: BadLineHandler | None = None) -> list[Event]:
+    """Parse a JSON Lines event log: a path, ``"-"`` (standard input) or a stream.
 
     Each line is checked against the event schema (``validate=False`` skips that, not the
     JSON parsing) and ``seq`` must increase strictly within each run. Blank lines are ignored.
-    Raises ``EventLogError`` naming the file, the line number and what is wrong.
+    Raises ``EventLogError`` naming the file, the line number and what is wrong; with
+    ``on_bad_line``, a bad line is handed to it (as that ``EventLogError``) and skipped
+    instead, so a log with a line cut short by a full disk still reads. ``run_id``: only
+    that run's events (``EventLogError`` when the log has none of it).
     """
     if isinstance(source, (str, os.PathLike)):
         if str(source) == "-":
-            return _read_stream(sys.stdin, "<stdin>", validate)
-        name = os.fspath(source)
-        try:
-            with open(name, encoding="utf-8") as f:
-                return _read_stream(f, name, validate)
-        except FileNotFoundError:
-            raise EventLogError(f"{name}: no such event log", name) from None
-        except UnicodeDecodeError as exc:
-            raise EventLogError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})",
-                                name) from None
-    return _read_stream(source, getattr(source, "name", "<stream>"), validate)
+            events = _read_stream(sys.stdin.buffer, "<stdin>", validate, on_bad_line)
+        else:
+            name = os.fspath(source)
+            try:
+                with open(name, "rb") as f:
+                    events = _read_stream(f, name, validate, on_bad_line)
+            except FileNotFoundError:
+                raise EventLogError(f"{name}: no such event log", name) from None
+            except IsADirectoryError:
+                raise EventLogError(f"{name}: a directory, not an event log", name) from None
+    else:
+        events = _read_stream(source, getattr(source, "name", "<stream>"), validate,
+                              on_bad_line)
+    if run_id is not None:
+        return one_run(events, run_id)[1]
+    return events
 
 
-def _read_stream(stream: IO[str], name: str, validate: bool) -> list[Event]:
+def _parsed(line: str, where: str, validate: bool) -> Event:
+    """The event on one line; raises ``EventLogError`` saying what is wrong with it."""
+    try:
+        obj = load_line(line)
+    except json.JSONDecodeError as exc:
+        tail = "" if line.endswith("\n") else " (the last line is cut short: was the " \
+                                               "writer stopped mid-line?)"
+        raise EventLogError(f"{where}: not valid JSON: {exc.msg} at column {exc.colno}"
+                            f"{tail}") from None
+    except BadLine as exc:
+        raise EventLogError(f"{where}: {exc}") from None
+    try:
+        if validate:
+            validate_event(obj, where)
+        elif not isinstance(obj, dict):
+            raise EventLogError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        return parse_event(obj)
+    except EventLogError:
+        raise
+    except RecursionError:
+        raise EventLogError(f"{where}: nested too deeply to be an event") from None
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise EventLogError(f"{where}: malformed event: {type(exc).__name__}: {exc}") from None
+
+
+def _read_stream(stream: IO[Any], name: str, validate: bool,
+                 on_bad_line: BadLineHandler | None) -> list[Event]:
     events: list[Event] = []
     last_seq: dict[str, int] = {}
-    for lineno, line in enumerate(stream, 1):
-        if not line.strip():
-            continue
+    for lineno, line in numbered_lines(stream):
         where = f"{name}:{lineno}"
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            tail = "" if line.endswith("\n") else " (the last line is cut short: was the " \
-                                                   "writer stopped mid-line?)"
-            raise EventLogError(f"{where}: not valid JSON: {exc.msg} at column {exc.colno}"
-                                f"{tail}", name, lineno) from None
-        try:
-            if validate:
-                validate_event(obj, where)
-            elif not isinstance(obj, dict):
-                raise EventLogError(f"{where}: expected a JSON object, got "
-                                    f"{type(obj).__name__}")
-            event = parse_event(obj)
+            if isinstance(line, BadLine):
+                raise EventLogError(f"{where}: {line}")
+            if not line.strip():
+                continue
+            event = _parsed(line, where, validate)
+            previous = last_seq.get(event.run_id)
+            if previous is not None and event.seq <= previous:
+                raise EventLogError(f"{where}: seq {event.seq} does not follow seq {previous} "
+                                    f"of run {event.run_id!r} (seq must increase strictly "
+                                    f"within a run)")
         except EventLogError as exc:
-            raise EventLogError(str(exc), name, lineno) from None
-        except (KeyError, TypeError, ValueError) as exc:
-            raise EventLogError(f"{where}: malformed event: {type(exc).__name__}: {exc}",
-                                name, lineno) from None
-        previous = last_seq.get(event.run_id)
-        if previous is not None and event.seq <= previous:
-            raise EventLogError(f"{where}: seq {event.seq} does not follow seq {previous} of run "
-                                f"{event.run_id!r} (seq must increase strictly within a run)",
-                                name, lineno)
+            error = EventLogError(str(exc), name, lineno)
+            if on_bad_line is None:
+                raise error from None
+            on_bad_line(error)
+            continue
         last_seq[event.run_id] = event.seq
         events.append(event)
     return events
@@ -264,101 +290,5 @@ def deps_cycle(run_id: str, exc: CycleError) -> EventLogError:
                          f"can have: {' -> '.join(exc.cycle)}")
 
 
-@dataclass(frozen=True)
-class RunSummary:
-    """What ``orchestrator events summarize`` prints for one run (``render()``) or dumps
-    (``to_dict()``). ``metrics`` is None for a run without ``run.finished``."""
-
-    run_id: str
-    started: str
-    finished: bool
-    ok: bool | None
-    interrupted: bool
-    events: int
-    counts: Mapping[str, int]
-    metrics: RunMetrics | None
-    gates: tuple[Mapping[str, Any], ...] = ()
-    failures: tuple[tuple[str, str, str], ...] = ()  # (task id, status, error)
-    slowest: tuple[tuple[str, float], ...] = ()  # (task id, busy seconds)
-    workers_died: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id, "started": self.started, "finished": self.finished,
-            "ok": self.ok, "interrupted": self.interrupted, "events": self.events,
-            "counts": dict(self.counts),
-            "metrics": self.metrics.to_dict() if self.metrics else None,
-            "gates": [dict(g) for g in self.gates],
-            "failures": [{"task_id": t, "status": s, "error": m} for t, s, m in self.failures],
-            "slowest": [{"task_id": t, "busy_time": b} for t, b in self.slowest],
-            "workers_died": self.workers_died,
-        }
-
-    def render(self) -> str:
-        """A few plain-text lines for a terminal."""
-        state = ("ok" if self.ok else "NOT ok") if self.finished else "did not finish"
-        if self.interrupted:
-            state += " (interrupted)"
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.counts.items())) or "no tasks"
-        lines = [f"run {self.run_id} started {self.started}: {state}", f"  tasks: {counts}"]
-        m = self.metrics
-        if m is not None:
-            lines.append(
-                f"  wall {m.wall_time:.3f}s, serial {m.serial_time:.3f}s, speedup "
-                f"{m.speedup_vs_serial:.2f}x on {m.workers} workers (efficiency "
-                f"{m.efficiency:.0%}, utilization {m.utilization:.0%}), critical path "
-                f"{m.critical_path:.3f}s")
-            lines.append(f"  attempts {m.attempts}, retries {m.retries}, cpu {m.cpu_time:.3f}s"
-                         + (f", cost {m.cost_estimate:.6g}" if m.cost_estimate is not None
-                            else ""))
-        if self.workers_died:
-            lines.append(f"  worker processes died: {self.workers_died}")
-        for g in self.gates:
-            mark = "passed" if g.get("passed") else "FAILED"
-            msg = f": {g['message']}" if g.get("message") else ""
-            lines.append(f"  gate {g.get('name')} {mark}{msg}")
-        for tid, status, message in self.failures:
-            lines.append(f"  {status}: {tid}" + (f" ({message})" if message else ""))
-        if self.slowest:
-            lines.append("  slowest: " + ", ".join(f"{t} {b:.3f}s" for t, b in self.slowest))
-        return "\n".join(lines)
-
-
-def summarize(source: Source | Iterable[Event], *, top: int = 5,
-              max_failures: int = 20) -> list[RunSummary]:
-    """One ``RunSummary`` per run in an event log, in log order.
-
-    ``source``: a path, ``"-"`` (standard input), a text stream, or events already read.
-    ``top``: how many of the slowest tasks to name; ``max_failures``: how many failed tasks.
-    Raises ``EventLogError`` for a malformed log (see ``read_events``).
-    """
-    if isinstance(source, (str, os.PathLike)) or hasattr(source, "read"):
-        events = read_events(source)  # type: ignore[arg-type]
-    else:
-        events = list(source)
-    out = []
-    for rid, run in split_runs(events).items():
-        results = task_results_from_events(run, rid)
-        finished = next((e for e in reversed(run) if e.type == EventType.RUN_FINISHED), None)
-        fdata = _data(finished) if finished is not None else {}
-        counts: dict[str, int] = {}
-        for r in results.values():
-            counts[r.status.value] = counts.get(r.status.value, 0) + 1
-        failures = tuple((r.id, r.status.value, str(r.error) if r.error else "")
-                         for r in results.values() if not r.ok)[:max_failures]
-        slowest = tuple(sorted(((r.id, r.busy_time) for r in results.values()),
-                               key=lambda x: (-x[1], x[0]))[:top])
-        gates = tuple(dict(_data(e)) for e in run
-                      if e.type in (EventType.GATE_PASSED, EventType.GATE_FAILED))
-        out.append(RunSummary(
-            run_id=rid,
-            started=iso_utc(run[0].ts),
-            finished=finished is not None,
-            ok=bool(fdata.get("ok")) if finished is not None else None,
-            interrupted=bool(fdata.get("interrupted")),
-            events=len(run), counts=counts,
-            metrics=metrics_from_events(run, rid) if finished is not None else None,
-            gates=gates, failures=failures, slowest=slowest,
-            workers_died=sum(1 for e in run if e.type == EventType.WORKER_DIED),
-        ))
-    return out
+# At the end: run_summary imports this module's readers.
+from .run_summary import RunSummary, summarize  # noqa: E402

@@ -19,15 +19,15 @@ from __future__ import annotations
 from typing import Mapping
 
 from .build import Override, Workflow, build_workflow
-from .documents import Document, parse_json, read_document
-from .imports import check_imports, import_current_directory, resolve_hooks
+from .documents import FORMATS, Document, parse_json, parse_text, read_document
+from .imports import check_imports, import_current_directory, import_paths, resolve_hooks
 from .problems import Problem, WorkflowError, format_path
 from .schema import SCHEMA_FILE, load_schema
 
 __all__ = [
     "Workflow", "WorkflowError", "Problem", "Override", "Document", "load_workflow",
     "load_tasks_json", "check_imports", "resolve_hooks", "import_current_directory",
-    "load_schema", "format_path", "SCHEMA_FILE",
+    "load_schema", "format_path", "SCHEMA_FILE", "import_paths", "read_workflow_text",
 ]
 
 TASKS_OPTION = "--tasks"
@@ -37,6 +37,19 @@ def load_workflow(filename: str,
                   overrides: Mapping[tuple[str, ...], Override] | None = None) -> Workflow:
     """Read and build the workflow in ``filename`` (format chosen by extension)."""
     return build_workflow(read_document(filename), overrides)
+
+
+def read_workflow_text(text: str, source: str, kind: str | None = None,
+                       overrides: Mapping[tuple[str, ...], Override] | None = None) -> Workflow:
+    """Build the workflow in ``text`` (read from stdin, say) named ``source`` in messages.
+
+    ``kind``: "JSON", "YAML" or "TOML", or a file extension; None: JSON when the text starts
+    with ``{``, else YAML. Imports then resolve from the current directory, not a file's."""
+    if kind is not None and kind.startswith("."):
+        kind = FORMATS.get(kind.lower(), kind)
+    if kind is None:
+        kind = "JSON" if text.lstrip().startswith("{") else "YAML"
+    return build_workflow(parse_text(text, source, kind.upper()), overrides)
 
 
 def load_tasks_json(text: str,

@@ -14,11 +14,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from ..model.errors import CycleError, DuplicateTaskError, MissingDependencyError, OrchestratorError
+from ..model.errors import CycleError, OrchestratorError
 from ..model.graph import TaskGraph
 from ..model.policy import OrchestrationPolicy, RetryPolicy
 from ..model.spec import Ref, TaskSpec
 from .documents import Document
+from .graph_check import graph_problems
 from .problems import Path, Problem, WorkflowError
 from .schema import check_schema
 
@@ -58,15 +59,20 @@ class Workflow:
 def build_workflow(doc: Document, overrides: Mapping[tuple[str, ...], Override] | None = None,
                    ) -> Workflow:
     """Check ``doc`` against the schema and build everything; raises ``WorkflowError``."""
-    problems = check_schema(doc)
-    if problems:
-        raise WorkflowError(problems)
+    shape = check_schema(doc)
+    if shape:
+        raise WorkflowError(shape)
     data: dict[str, Any] = doc.data
     section = data.get("policy") or {}
     cluster = _build_cluster(doc, section, overrides or {})
-    policy = _build_policy(doc, section, overrides or {})
-    built = _build_tasks(doc, data["tasks"], policy.retry)
-    graph = _build_graph(doc, built)
+    problems: list[Problem] = []  # every problem of this stage: the policy's and the tasks'
+    policy = _build_policy(doc, section, overrides or {}, problems)
+    built = _build_tasks(doc, data["tasks"], policy.retry if policy else RetryPolicy(), problems)
+    if not problems:
+        problems = graph_problems(doc, built)
+    if problems or policy is None:  # in the file's order; a command-line option's first
+        raise WorkflowError(sorted(problems, key=lambda p: p.line or 0))
+    graph = TaskGraph([spec for spec, _ in built])
     places = {spec.id: ("tasks", i) for i, (spec, _) in enumerate(built)}
     return Workflow(doc, data.get("name"), policy, graph, data.get("merge"),
                     tuple(data.get("gates") or ()), places, cluster)
@@ -97,19 +103,42 @@ def _build_cluster(doc: Document, section: Mapping[str, Any],
 # -- policy --------------------------------------------------------------------------------
 
 
-def _blame(factory: Callable[..., Any], values: Mapping[str, Any],
-           fixed: Mapping[str, Any] | None = None) -> str | None:
-    """The first field that ``factory`` rejects on its own, if any."""
+def _blamed(factory: Callable[..., Any], values: Mapping[str, Any],
+            fixed: Mapping[str, Any] | None = None) -> list[tuple[str, str]]:
+    """``(field, message)`` for each field that ``factory`` rejects on its own."""
+    out = []
     for key, value in values.items():
         try:
             factory(**{**(fixed or {}), key: value})
-        except (OrchestratorError, TypeError, ValueError):
-            return key
-    return None
+        except (OrchestratorError, TypeError, ValueError) as exc:
+            out.append((key, str(exc)))
+    return out
+
+
+def _blame(factory: Callable[..., Any], values: Mapping[str, Any],
+           fixed: Mapping[str, Any] | None = None) -> str | None:
+    """The first field that ``factory`` rejects on its own, if any."""
+    found = _blamed(factory, values, fixed)
+    return found[0][0] if found else None
+
+
+def _built(factory: Callable[..., Any], values: Mapping[str, Any], fixed: Mapping[str, Any],
+           where: Callable[[tuple[str, ...], str], Problem], problems: list[Problem]) -> Any:
+    """``factory(**fixed, **values)``, or None with a problem for every field it rejects."""
+    try:
+        return factory(**fixed, **values)
+    except OrchestratorError as exc:
+        found = _blamed(factory, values, fixed)
+        problems.extend(where((key,), message) for key, message in found)
+        if not found:  # only the combination is wrong
+            problems.append(where((), str(exc)))
+        return None
 
 
 def _build_policy(doc: Document, section: Mapping[str, Any],
-                  overrides: Mapping[tuple[str, ...], Override]) -> OrchestrationPolicy:
+                  overrides: Mapping[tuple[str, ...], Override],
+                  problems: list[Problem]) -> OrchestrationPolicy | None:
+    """The policy, or None with a problem for each field it rejects (all of them). Mutates."""
     fields = {k: v for k, v in section.items() if k not in ("retry", CLUSTER_FIELD)}
     retry_fields = dict(section.get("retry") or {})
     given_by: dict[tuple[str, ...], str] = {}
@@ -125,18 +154,11 @@ def _build_policy(doc: Document, section: Mapping[str, Any],
             return Problem(given_by[path], message)
         return doc.problem(("policy",) + path, message)
 
-    try:
-        retry = RetryPolicy(**retry_fields)
-    except OrchestratorError as exc:
-        key = _blame(RetryPolicy, retry_fields)
-        raise WorkflowError([problem(("retry", key) if key else ("retry",), str(exc))]) from None
-    try:
-        return OrchestrationPolicy(retry=retry, **fields)
-    except OrchestratorError as exc:
-        key = _blame(OrchestrationPolicy, fields)
-        raise WorkflowError([problem((key,) if key else (), str(exc))]) from None
-
-
+    retry = _built(RetryPolicy, retry_fields, {},
+                   lambda path, message: problem(("retry",) + path, message), problems)
+    policy = _built(OrchestrationPolicy, fields, {"retry": retry or RetryPolicy()}, problem,
+                    problems)
+    return policy if retry is not None else None
 # -- tasks ---------------------------------------------------------------------------------
 
 
@@ -185,9 +207,9 @@ def _task_retry(doc: Document, raw: Mapping[str, Any], path: Path, run_retry: Re
 
 
 def _build_tasks(doc: Document, tasks: list[dict[str, Any]], run_retry: RetryPolicy,
-                 ) -> list[tuple[TaskSpec, dict[str, Path]]]:
-    """One ``(spec, where its $refs sit)`` per entry, in document order."""
-    problems: list[Problem] = []
+                 problems: list[Problem]) -> list[tuple[TaskSpec, dict[str, Path]]]:
+    """One ``(spec, where its $refs sit)`` per entry, in document order; a problem for each
+    entry that cannot be built. Mutates ``problems``."""
     built: list[tuple[TaskSpec, dict[str, Path]]] = []
     for index, raw in enumerate(tasks):
         path: Path = ("tasks", index)
@@ -204,30 +226,12 @@ def _build_tasks(doc: Document, tasks: list[dict[str, Any]], run_retry: RetryPol
             continue
         try:
             built.append((TaskSpec(retry=retry, **fields), refs))
+        except CycleError as exc:  # the task depends on itself: the place is that dependency
+            tid = exc.cycle[0]
+            deps = list(fields.get("deps") or ())
+            where = path + ("deps", deps.index(tid)) if tid in deps else refs.get(tid, path)
+            problems.append(doc.problem(where, str(exc)))
         except OrchestratorError as exc:
             key = _blame(TaskSpec, fields, {"id": "<blame>", "fn": "module:function"})
             problems.append(doc.problem(path + ((key,) if key else ()), str(exc)))
-    if problems:
-        raise WorkflowError(problems)
     return built
-
-
-def _build_graph(doc: Document, built: list[tuple[TaskSpec, dict[str, Path]]]) -> TaskGraph:
-    specs = [spec for spec, _ in built]
-    try:
-        return TaskGraph(specs)
-    except DuplicateTaskError as exc:
-        second = [i for i, s in enumerate(specs) if s.id == exc.task_id][1]
-        raise WorkflowError([doc.problem(("tasks", second, "id"), str(exc))]) from None
-    except MissingDependencyError as exc:
-        index = next(i for i, s in enumerate(specs) if s.id == exc.task_id)
-        spec, refs = built[index]
-        where: Path = ("tasks", index)
-        if exc.missing in spec.deps:
-            where += ("deps", spec.deps.index(exc.missing))
-        else:
-            where = refs.get(exc.missing, where)
-        raise WorkflowError([doc.problem(where, str(exc))]) from None
-    except CycleError as exc:
-        index = next(i for i, s in enumerate(specs) if s.id == exc.cycle[0])
-        raise WorkflowError([doc.problem(("tasks", index), str(exc))]) from None

@@ -8,6 +8,7 @@ parsers otherwise keep the last one silently.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 from .problems import Path, Problem, WorkflowError
 
-__all__ = ["Document", "read_document", "parse_json", "FORMATS"]
+__all__ = ["Document", "read_document", "parse_json", "parse_text", "FORMATS", "MAX_DEPTH"]
 
 FORMATS: Mapping[str, str] = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML", ".toml": "TOML"}
 
@@ -27,6 +28,7 @@ class Document:
     source: str
     data: Any
     lines: Mapping[Path, int] = field(default_factory=dict)
+    directory: str | None = None  # the file's directory (absolute); None: stdin or --tasks
 
     def line(self, path: Path) -> int | None:
         """The line of ``path``, or of the nearest enclosing place that has one."""
@@ -54,9 +56,17 @@ def read_document(filename: str) -> Document:
         raise WorkflowError([Problem(filename, f"not UTF-8 text ({exc.reason})")]) from None
     except OSError as exc:
         raise WorkflowError([Problem(filename, f"cannot read: {exc.strerror or exc}")]) from None
+    doc = parse_text(text, filename, kind)
+    return dataclasses.replace(doc, directory=os.path.dirname(os.path.abspath(filename)))
+
+
+def parse_text(text: str, source: str, kind: str) -> Document:
+    """Parse ``text`` as ``kind`` ("JSON", "YAML" or "TOML"); raises ``WorkflowError``."""
+    from .yaml_document import parse_yaml
+
     parse: Callable[[str, str], Document] = {
-        "JSON": parse_json, "YAML": _parse_yaml, "TOML": _parse_toml}[kind]
-    return parse(text, filename)
+        "JSON": parse_json, "YAML": parse_yaml, "TOML": _parse_toml}[kind]
+    return parse(text, source)
 
 
 # -- JSON ----------------------------------------------------------------------------------
@@ -84,7 +94,9 @@ def parse_json(text: str, source: str) -> Document:
     except _DuplicateKey as exc:
         raise WorkflowError([Problem(source, f"invalid JSON: key {exc.args[0]!r} appears twice "
                                              f"in one object")]) from None
-    return Document(source, data)
+    except (RecursionError, ValueError) as exc:  # too deep; an int of over 4,300 digits
+        raise refused(source, "JSON", exc) from None
+    return checked(Document(source, data))
 
 
 # -- TOML ----------------------------------------------------------------------------------
@@ -106,60 +118,46 @@ def _parse_toml(text: str, source: str) -> Document:
         if at:
             message = f"{message[:at.start()].rstrip()} (column {at.group(2)})"
         raise WorkflowError([Problem(source, f"invalid TOML: {message}", line=line)]) from None
-    return Document(source, data)
+    except (RecursionError, ValueError) as exc:
+        raise refused(source, "TOML", exc) from None
+    return checked(Document(source, data))
 
 
-# -- YAML ----------------------------------------------------------------------------------
+# -- every format ---------------------------------------------------------------------------
+
+# Deeper than this is no workflow (a task's args may nest, but not 100 levels); deeper input
+# would make the parsers, the schema check and the builder recurse past Python's limit.
+MAX_DEPTH = 100
 
 
-def _parse_yaml(text: str, source: str) -> Document:
-    try:
-        import yaml
-    except ImportError:
-        raise WorkflowError([Problem(source, "reading YAML needs PyYAML (pip install PyYAML); "
-                                             "or write the workflow as JSON or TOML")]) from None
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        raise WorkflowError([Problem(source, f"invalid YAML: {what}",
-                                     line=mark.line + 1 if mark else None)]) from None
-    except yaml.YAMLError as exc:
-        raise WorkflowError([Problem(source, f"invalid YAML: {exc}")]) from None
-    finally:
-        loader.dispose()
-    lines: dict[Path, int] = {}
-    duplicates: list[Problem] = []
-    if node is not None:
-        _map_yaml_lines(yaml, node, (), lines, duplicates, source)
-    if duplicates:
-        raise WorkflowError(duplicates)
-    return Document(source, data, lines)
-
-
-def _map_yaml_lines(yaml: Any, node: Any, path: Path, lines: dict[Path, int],
-                    duplicates: list[Problem], source: str) -> None:
-    """Record the line of every place under ``node``; report keys given twice. Mutates."""
-    stack = [(node, path)]
+def _too_deep(data: Any) -> Path | None:
+    """The first place nested deeper than ``MAX_DEPTH``, found without recursion, or None."""
+    stack: list[tuple[Any, Path]] = [(data, ())]
     while stack:
-        node, path = stack.pop()
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.value == "<<":
-                    continue
-                key = key_node.value
-                sub = path + (key,)
-                line = key_node.start_mark.line + 1
-                if key in seen:
-                    duplicates.append(Problem(source, "key given twice", sub, line))
-                seen.add(key)
-                lines[sub] = line  # a value's place is its key's line
-                stack.append((value_node, sub))
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                stack.append((item, path + (index,)))
+        value, path = stack.pop()
+        if len(path) > MAX_DEPTH:
+            return path[:MAX_DEPTH]
+        if isinstance(value, dict):
+            stack.extend((v, path + (str(k),)) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, path + (i,)) for i, v in enumerate(value))
+    return None
+
+
+def checked(doc: Document) -> Document:
+    where = _too_deep(doc.data)
+    if where is not None:
+        raise WorkflowError([doc.problem(where[:3], f"nested more than {MAX_DEPTH} levels "
+                                                    f"deep")])
+    return doc
+
+
+def refused(source: str, kind: str, exc: BaseException) -> WorkflowError:
+    """What a parser raised for input it cannot hold: too deep, or a too long integer."""
+    if isinstance(exc, RecursionError):
+        return WorkflowError([Problem(source, f"invalid {kind}: nested more than the parser "
+                                              f"can follow (at most {MAX_DEPTH} levels)")])
+    message = str(exc)
+    if "digits" in message:  # Python's int_max_str_digits guard (CVE-2020-10735)
+        message = "an integer has more than 4,300 digits"
+    return WorkflowError([Problem(source, f"invalid {kind}: {message}")])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
@@ -62,11 +63,42 @@ def _show(value: Any) -> str:
 
 def _unknown_fields(_: Any, instance: Any, schema: Any) -> Iterable[tuple[Any, str]]:
     known: Mapping[str, Any] = schema.get("properties", {})
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
     for key in instance:
-        if key not in known:
-            hint = difflib.get_close_matches(str(key), list(known), n=1)
-            suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+        if key not in known and not any(p.search(str(key)) for p in patterns):
+            hint = closest(str(key), list(known))
+            suggestion = f" (did you mean {hint!r}?)" if hint else ""
             yield key, f"unknown field {key!r}{suggestion}; known fields: {', '.join(known)}"
+
+
+def _edits(a: str, b: str) -> int:
+    """Edits from ``a`` to ``b``: insert, delete, replace, or swap two neighbours (the
+    optimal-string-alignment distance: ``agrs`` is one swap from ``args``)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def closest(word: str, known: list[str]) -> str | None:
+    """The known name fewest edits away (at most a third of the word, at least 1; ties go
+    to difflib's likeness, then to the order of ``known``), or None. difflib alone ranks
+    ``tags`` above ``args`` for ``agrs``."""
+    if len(word) > 64:
+        return None
+    limit = max(1, len(word) // 3)
+    scored = [(_edits(word.lower(), name.lower()),
+               -difflib.SequenceMatcher(None, word, name).ratio(), i, name)
+              for i, name in enumerate(known)]
+    best = min(scored, default=None)
+    return best[3] if best is not None and best[0] <= limit else None
 
 
 def _expected(types: Any, instance: Any, _: Any) -> Iterable[tuple[Any, str]]:
@@ -84,6 +116,7 @@ _WORDS: Mapping[str, _Words] = {
         (None, f"must be one of {', '.join(map(repr, allowed))}, got {_show(instance)}")],
     "minimum": lambda least, instance, _: [(None, f"must be >= {least}, got {_show(instance)}")],
     "minItems": lambda least, _, __: [(None, f"needs at least {least} item(s)")],
+    "minLength": lambda least, _, __: [(None, f"needs at least {least} character(s)")],
     "required": lambda names, instance, _: [
         (None, f"missing required field {name!r}") for name in names if name not in instance],
     "additionalProperties": _unknown_fields,

@@ -71,13 +71,13 @@ def test_every_keyword_the_schema_checks_has_its_words() -> None:
     from orchestrator.workflow.schema import _WORDS
 
     annotations = {"$schema", "$id", "$defs", "$ref", "title", "description", "properties",
-                   "items"}
+                   "items", "patternProperties"}
     used: set[str] = set()
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             used.update(k for k in node if k not in annotations)
-            for key in ("properties", "$defs"):
+            for key in ("properties", "$defs", "patternProperties"):
                 for sub in node.get(key, {}).values():
                     walk(sub)
             walk(node.get("items"))

@@ -67,7 +67,7 @@ def test_graph_of_a_bad_workflow_is_bad_input(tmp_path: Path) -> None:
                                         "deps: [a]}\n")
     result = invoke("graph", path)
     assert result.exit_code == 2
-    assert result.stderr == f"Error: {path}:2: tasks[0]: task 'a' depends on itself\n"
+    assert result.stderr == f"Error: {path}:2: tasks[0].deps[0]: dependency cycle: a -> a\n"
 
 
 def test_unknown_format_is_a_usage_error(tmp_path: Path) -> None:

@@ -36,7 +36,8 @@ def test_success_prints_table_and_metrics(tmp_path: Path) -> None:
     assert lines[1].split() == ["task", "status", "attempts", "duration", "worker"]
     assert [line.split()[:3] for line in lines[2:4]] == [["a", "succeeded", "1"],
                                                          ["b", "succeeded", "1"]]
-    assert lines[4].startswith("wall ") and " serial " in lines[4] and " speedup " in lines[4]
+    assert lines[4].startswith("wall ") and " busy " in lines[4] \
+        and " parallelism " in lines[4] and "(busy/wall)" in lines[4]
     assert "cost n/a" in lines[4] and "(2 workers; 2 tasks: 2 succeeded)" in lines[4]
     assert len(lines) == 5
     assert result.stderr == ""
@@ -100,8 +101,8 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     (["--tasks", json.dumps([ECHO]), "--jitter", "1.5"],
      "Error: --jitter: RetryPolicy.jitter must be a number between 0 and 1, got 1.5"),
     (["--tasks", json.dumps([ECHO]), "--timeout", "nan"],
-     "Error: --timeout: OrchestrationPolicy.global_timeout must be a number of seconds > 0, "
-     "or None, got nan"),
+     "Error: --timeout: OrchestrationPolicy.global_timeout must be a number of seconds > 0 "
+     "and <= 1e+09, or None, got nan"),
     (["--tasks", json.dumps([{"id": "a", "fn": "workers.agents:missing"}])],
      "Error: --tasks: tasks[0].fn: 'workers.agents:missing': module 'workers.agents' has no "
      "attribute 'missing'"),
@@ -194,7 +195,9 @@ def test_task_failure_exits_1_with_the_reason(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[2].split()[:3] == ["boom", "failed", "2"]
     assert "  boom: failed after 2 attempts: RuntimeError: kaput" in result.stdout
     assert "  after: task 'after' skipped: upstream task 'boom' failed" in result.stdout
-    assert result.stderr == "Error: 2 of 2 tasks did not succeed (1 failed, 1 skipped)\n"
+    assert result.stderr.startswith("traceback of task 'boom' (attempt 2, RuntimeError):\n")
+    assert result.stderr.endswith("  RuntimeError: kaput\n"
+                                  "Error: 2 of 2 tasks did not succeed (1 failed, 1 skipped)\n")
 
 
 def test_timeout_and_cascading_cancel_exit_1() -> None:
@@ -283,14 +286,14 @@ def test_interrupt_outside_a_run_exits_130_or_143(monkeypatch: pytest.MonkeyPatc
     def interrupted(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_module, "load_tasks_json", interrupted)
+    monkeypatch.setattr(run_module, "load_input", interrupted)
     result = invoke("run", "--tasks", "[]")
     assert (result.exit_code, result.stderr) == (130, "Error: interrupted\n")
 
     def terminated(*args: Any, **kwargs: Any) -> Any:
         raise RunTerminated()
 
-    monkeypatch.setattr(run_module, "load_tasks_json", terminated)
+    monkeypatch.setattr(run_module, "load_input", terminated)
     result = invoke("run", "--tasks", "[]")
     assert (result.exit_code, result.stderr) == (143, "Error: interrupted\n")
 

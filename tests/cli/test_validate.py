@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import invoke, write
+from .helpers import REPO, invoke, write
 
 GOOD_YAML = """\
 name: demo
@@ -123,7 +123,7 @@ tasks:
 """)
     assert errors(invoke("validate", path)) == [
         f"{path}:2: policy.kill_grace: OrchestrationPolicy.kill_grace must be a number of "
-        f"seconds >= 0, got -1"]
+        f"seconds >= 0 and <= 1e+09, got -1"]
     path = write(tmp_path, "flow2.yaml", """\
 tasks:
   - {id: a, fn: workers.agents:echo}
@@ -141,8 +141,8 @@ tasks:
         f"{path}:7: tasks[2].retry.jitter: RetryPolicy.jitter must be a number between 0 and "
         f"1, got 2",
         f"{path}:8: tasks[3].retries: give either 'retries' or 'retry', not both",
-        f"{path}:9: tasks[4].timeout: task 'e': timeout must be a number of seconds > 0 or "
-        f"None, got 0",
+        f"{path}:9: tasks[4].timeout: task 'e': timeout must be a number of seconds > 0 and "
+        f"<= 1e+09, or None, got 0",
     ]
 
 
@@ -164,7 +164,8 @@ tasks:
   - {id: c, fn: workers.agents:echo, deps: [a, phantom]}
 """)
     assert errors(invoke("validate", missing)) == [
-        f"{missing}:7: tasks[1].args[1]: task 'b' depends on 'ghost', which is not defined"]
+        f"{missing}:7: tasks[1].args[1]: task 'b' depends on 'ghost', which is not defined",
+        f"{missing}:8: tasks[2].deps[1]: task 'c' depends on 'phantom', which is not defined"]
     deps = write(tmp_path, "deps.yaml", """\
 tasks:
   - {id: a, fn: workers.agents:echo}
@@ -213,7 +214,9 @@ tasks:
         f"{path}:1: merge: 'workers.agents:no_such_merge': module 'workers.agents' has no "
         f"attribute 'no_such_merge'",
         f"{path}:2: gates[1]: cannot import module 'missing_gate_mod' for "
-        f"'missing_gate_mod:check': No module named 'missing_gate_mod'",
+        f"'missing_gate_mod:check': No module named 'missing_gate_mod' (searched {tmp_path}, "
+        f"{REPO}; add a directory with the workflow's 'python_path:', the --path option or "
+        f"PYTHONPATH)",
     ]
     assert not marker.exists()
 

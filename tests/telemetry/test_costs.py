@@ -40,7 +40,7 @@ def test_cpu_time_cost_prices_cpu_hours():
 def test_reported_cost_sums_a_key_with_a_scale():
     assert ReportedCost().estimate(RESULTS) == 0.75
     assert ReportedCost("tokens", scale=0.01).estimate(RESULTS) == pytest.approx(1.2)
-    assert ReportedCost("missing").estimate(RESULTS) == 0.0
+    assert ReportedCost("missing").estimate(RESULTS) is None  # nobody reported it: unknown
 
 
 def test_a_value_that_is_not_a_number_is_left_out_with_a_warning():

@@ -60,8 +60,8 @@ def test_a_two_task_cycle_through_a_ref() -> None:
 
 
 def test_a_task_cannot_depend_on_itself() -> None:
-    # Caught by the spec already, so a graph never sees a one-task cycle.
-    with pytest.raises(SpecError, match=exactly("task 'a' depends on itself")):
+    # Caught by the spec already (as the cycle a -> a), so a graph never sees a one-task cycle.
+    with pytest.raises(CycleError, match=exactly("dependency cycle: a -> a")):
         TaskGraph([t("a", "a")])
 
 

@@ -20,7 +20,7 @@ from workers.capture import capture
 # -- validation --------------------------------------------------------------------------------
 
 INT_GE_1 = "an integer >= 1"
-SECONDS_GE_0 = "a number of seconds >= 0"
+SECONDS_GE_0 = "a number of seconds >= 0 and <= 1e+09"
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,7 @@ def test_retry_policy_rejects_a_bad_field_naming_field_value_and_range(
         RetryPolicy(**{field: value})
 
 
-OPT_SECONDS = "a number of seconds > 0, or None"
+OPT_SECONDS = "a number of seconds > 0 and <= 1e+09, or None"
 
 
 @pytest.mark.parametrize(
@@ -94,8 +94,8 @@ OPT_SECONDS = "a number of seconds > 0, or None"
         ("max_tasks_per_worker", 0, "an integer >= 1, or None"),
         ("max_tasks_per_worker", 2.5, "an integer >= 1, or None"),
         ("critical_path_first", 1, "True or False"),
-        ("memory_check_interval", 0, "a number of seconds > 0"),
-        ("memory_check_interval", math.nan, "a number of seconds > 0"),
+        ("memory_check_interval", 0, "a number of seconds > 0 and <= 1e+09"),
+        ("memory_check_interval", math.nan, "a number of seconds > 0 and <= 1e+09"),
     ],
 )
 def test_orchestration_policy_rejects_a_bad_field_naming_field_value_and_range(
@@ -262,3 +262,25 @@ def test_timeouts_crashes_and_memory_kills_follow_their_flags(kind: str, flag: s
 def test_failures_a_retry_cannot_help_are_never_retried(kind: str) -> None:
     error = TaskError(kind=kind, type="X", message="m")  # type: ignore[arg-type]
     assert not RetryPolicy(max_attempts=5).retries_error(error)
+
+
+@pytest.mark.parametrize("field", ["task_timeout", "global_timeout", "kill_grace",
+                                   "memory_check_interval", "max_task_memory_mb"])
+def test_a_huge_int_in_a_number_field_is_a_policy_error_not_an_overflow(field: str) -> None:
+    # math.isfinite(10**400) raises OverflowError; the constructor must say what is allowed.
+    with pytest.raises(PolicyError, match=f"OrchestrationPolicy.{field} must be .*, got 1000"):
+        OrchestrationPolicy(**{field: 10**400})
+
+
+@pytest.mark.parametrize("field", ["base_delay", "max_delay", "multiplier"])
+def test_a_huge_int_in_a_retry_field_is_a_policy_error(field: str) -> None:
+    with pytest.raises(PolicyError, match=f"RetryPolicy.{field} must be .*, got 1000.*\\.\\.\\.$"):
+        RetryPolicy(**{field: 10**400})
+
+
+def test_seconds_beyond_a_thread_wait_are_refused() -> None:
+    # threading's waits raise OverflowError past TIMEOUT_MAX; 1e9 s is the documented bound.
+    assert OrchestrationPolicy(task_timeout=1e9).task_timeout == 1e9
+    with pytest.raises(PolicyError, match="task_timeout must be a number of seconds > 0 and "
+                                          "<= 1e"):
+        OrchestrationPolicy(task_timeout=1e9 + 1)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator import Ref, RetryPolicy, SpecError, TaskSpec
+from orchestrator import CycleError, Ref, RetryPolicy, SpecError, TaskSpec
 from orchestrator.model.spec import find_refs, substitute_refs
 from tests.unit.harness import NOOP, exactly
 
@@ -35,28 +35,29 @@ def spec(**fields: Any) -> TaskSpec:
         ({"deps": 3}, "task 'job': deps must be a list of task ids, got 3"),
         ({"deps": ("a", 5)}, "task 'job': every dependency must be a task id, got 5"),
         ({"deps": ("",)}, "task 'job': every dependency must be a task id, got ''"),
-        ({"timeout": 0}, "task 'job': timeout must be a number of seconds > 0 or None, got 0"),
+        ({"timeout": 0},
+         "task 'job': timeout must be a number of seconds > 0 and <= 1e+09, or None, got 0"),
         ({"timeout": -1.5},
-         "task 'job': timeout must be a number of seconds > 0 or None, got -1.5"),
+         "task 'job': timeout must be a number of seconds > 0 and <= 1e+09, or None, got -1.5"),
         ({"timeout": math.inf},
-         "task 'job': timeout must be a number of seconds > 0 or None, got inf"),
+         "task 'job': timeout must be a number of seconds > 0 and <= 1e+09, or None, got inf"),
         ({"timeout": True},
-         "task 'job': timeout must be a number of seconds > 0 or None, got True"),
+         "task 'job': timeout must be a number of seconds > 0 and <= 1e+09, or None, got True"),
         ({"timeout": "5"},
-         "task 'job': timeout must be a number of seconds > 0 or None, got '5'"),
+         "task 'job': timeout must be a number of seconds > 0 and <= 1e+09, or None, got '5'"),
         ({"retry": 3}, "task 'job': retry must be a RetryPolicy or None, got 3"),
-        ({"priority": 1.5}, "task 'job': priority must be an integer, got 1.5"),
-        ({"priority": False}, "task 'job': priority must be an integer, got False"),
+        ({"priority": 1.5},
+         "task 'job': priority must be an integer between -2**63 and 2**63, got 1.5"),
+        ({"priority": False},
+         "task 'job': priority must be an integer between -2**63 and 2**63, got False"),
         ({"estimate": -0.1},
-         "task 'job': estimate must be a number of seconds >= 0 or None, got -0.1"),
+         "task 'job': estimate must be a number of seconds >= 0 and <= 1e+09, or None, got -0.1"),
         ({"estimate": math.nan},
-         "task 'job': estimate must be a number of seconds >= 0 or None, got nan"),
+         "task 'job': estimate must be a number of seconds >= 0 and <= 1e+09, or None, got nan"),
         ({"tags": ["x"]}, "task 'job': tags must be a mapping, got ['x']"),
         ({"max_memory_mb": 0}, "task 'job': max_memory_mb must be > 0 or None, got 0"),
         ({"max_memory_mb": math.nan}, "task 'job': max_memory_mb must be > 0 or None, got nan"),
         ({"max_memory_mb": "1"}, "task 'job': max_memory_mb must be > 0 or None, got '1'"),
-        ({"deps": ("job",)}, "task 'job' depends on itself"),
-        ({"args": (Ref("job"),)}, "task 'job' depends on itself"),
     ],
     ids=lambda v: next(iter(v)) if isinstance(v, dict) else "",
 )
@@ -154,3 +155,21 @@ def test_a_spec_is_frozen_and_survives_pickling() -> None:
 def test_fn_name_names_callables_by_module_and_qualname() -> None:
     assert spec(fn=math.sqrt).fn_name == "math:sqrt"
     assert spec(fn="pkg.mod:f").fn_name == "pkg.mod:f"
+
+
+@pytest.mark.parametrize("fields", [{"deps": ("job",)}, {"args": (Ref("job"),)}],
+                         ids=["deps", "ref"])
+def test_a_task_that_depends_on_itself_is_the_shortest_cycle(fields: dict[str, Any]) -> None:
+    # graphlib calls {1: {1}} a cycle; so does the library, with the path job -> job.
+    with pytest.raises(CycleError, match=exactly("dependency cycle: job -> job")) as info:
+        spec(**fields)
+    assert info.value.cycle == ("job", "job")
+
+
+@pytest.mark.parametrize("fields", [
+    {"timeout": 10**400}, {"estimate": 10**400}, {"timeout": 1e10}, {"priority": 10**400},
+    {"priority": -(2**64)}, {"max_memory_mb": 10**400}],
+    ids=["timeout", "estimate", "timeout-1e10", "priority", "priority-neg", "memory"])
+def test_a_huge_number_is_a_spec_error_not_an_overflow(fields: dict[str, Any]) -> None:
+    with pytest.raises(SpecError, match=f"task 'job': {next(iter(fields))} must be"):
+        spec(**fields)
