@@ -33,13 +33,16 @@ def sleep_tasks(n: int, seconds: float) -> list[TaskSpec]:
     return [TaskSpec(f"io-{i}", SLEEP, args=(seconds,), estimate=seconds) for i in range(n)]
 
 
-def mixed_dag(sources: int, seconds: float) -> list[TaskSpec]:
+def mixed_dag(sources: int, seconds: float, *, cpu: bool = False) -> list[TaskSpec]:
     """A code-review-like pipeline: ``sources`` CPU "parse" agents, each feeding two sleep
     "model call" agents, whose results one CPU "score" agent per source combines; a final
-    ``add`` merges the scores. ``4 * sources`` agents of ``seconds`` each, plus the merge."""
+    ``add`` merges the scores. ``4 * sources`` agents of ``seconds`` each, plus the merge.
+    ``cpu``: the CPU-bound agents say so (``resources={"cpu": 1}``)."""
+    held = {"cpu": 1} if cpu else {}
     specs: list[TaskSpec] = []
     for s in range(sources):
-        specs.append(TaskSpec(f"parse-{s}", BURN, args=(seconds,), estimate=seconds))
+        specs.append(TaskSpec(f"parse-{s}", BURN, args=(seconds,), estimate=seconds,
+                              resources=held))
         calls = []
         for c in range(2):
             tid = f"call-{s}-{c}"
@@ -47,7 +50,7 @@ def mixed_dag(sources: int, seconds: float) -> list[TaskSpec]:
                                   estimate=seconds))
             calls.append(tid)
         specs.append(TaskSpec(f"score-{s}", BURN, args=(seconds,), deps=tuple(calls),
-                              estimate=seconds))
+                              estimate=seconds, resources=held))
     specs.append(TaskSpec("merge", ADD, args=tuple(Ref(f"score-{s}") for s in range(sources)),
                           estimate=0.0))
     return specs

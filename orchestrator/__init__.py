@@ -17,6 +17,8 @@ the core never imports Dask).
 
 from typing import TYPE_CHECKING, Any
 
+from workers.retry import RetryAfter
+
 from .api import (
     execute_graph,
     execute_graph_async,
@@ -62,6 +64,7 @@ from .model.errors import (
 )
 from .model.graph import TaskGraph
 from .model.policy import OrchestrationPolicy, RetryPolicy
+from .model.resources import RateLimit, ResourceUsage
 from .model.results import OrchestrationResult, RunMetrics, TaskError, TaskResult, TaskStatus
 from .model.spec import Ref, TaskSpec
 from .report import write_report
@@ -77,7 +80,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
-    "TaskSpec", "Ref", "TaskGraph", "RetryPolicy", "OrchestrationPolicy",
+    "TaskSpec", "Ref", "TaskGraph", "RetryPolicy", "OrchestrationPolicy", "RateLimit",
+    "RetryAfter", "ResourceUsage",
     "execute_graph", "execute_parallel", "iter_parallel", "execute_graph_async",
     "execute_parallel_async",
     "TaskResult", "TaskStatus", "TaskError", "OrchestrationResult", "RunMetrics",

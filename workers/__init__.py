@@ -5,5 +5,6 @@ fast. Never imports the parent's scheduler.
 """
 
 from .context import TaskContext, current_task
+from .retry import RetryAfter
 
-__all__ = ["TaskContext", "current_task"]
+__all__ = ["TaskContext", "current_task", "RetryAfter"]

@@ -21,6 +21,35 @@ __all__ = ["POLICY_OPTIONS", "policy_options", "pop_overrides"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class NamedValue(click.ParamType):  # type: ignore[type-arg]
+    """``NAME=N`` (``"amount"``: a number) or ``NAME=RATE[/PER]`` (``"rate"``: a rate-limit
+    object for the workflow's ``rate_limits``); ranges are the library's to check."""
+
+    name = "NAME=VALUE"
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[str, Any]:
+        if isinstance(value, tuple):
+            return value
+        name, sep, rest = str(value).partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            if self.kind == "rate":
+                rate, slash, per = rest.partition("/")
+                limit: dict[str, float] = {"rate": float(rate)}
+                if slash:
+                    limit["per"] = float(per)
+                return name.strip(), limit
+            return name.strip(), float(rest)
+        except ValueError:
+            form = "NAME=RATE[/PER], e.g. api=5/1" if self.kind == "rate" else "NAME=N, e.g. api=3"
+            self.fail(f"expected {form}, got {value!r}", param, ctx)
+
+
 @dataclass(frozen=True)
 class PolicyOption:
     decls: tuple[str, ...]
@@ -29,6 +58,7 @@ class PolicyOption:
     help: str
     convert: Callable[[Any], Any] | None = None
     multiple: bool = False
+    metavar: str = "NAME"
 
     @property
     def param(self) -> str:
@@ -86,6 +116,13 @@ POLICY_OPTIONS: tuple[PolicyOption, ...] = (
                  "Start the longest remaining chains first, or in submission order."),
     PolicyOption(("--memory-check-interval",), ("memory_check_interval",), float,
                  "Seconds between memory checks when a memory limit is set."),
+    PolicyOption(("--resource",), ("resources",), NamedValue("amount"),
+                 "Capacity of a resource tasks hold, e.g. api=3 (repeatable; cpu defaults to "
+                 "the usable cores).", convert=dict, multiple=True, metavar="NAME=N"),
+    PolicyOption(("--rate-limit",), ("rate_limits",), NamedValue("rate"),
+                 "Starts per PER seconds (default 1) of tasks holding NAME, e.g. api=5 or "
+                 "api=100/60 (repeatable).", convert=dict, multiple=True,
+                 metavar="NAME=RATE[/PER]"),
 )
 
 
@@ -94,7 +131,7 @@ def policy_options(fn: F) -> F:
     for opt in reversed(POLICY_OPTIONS):
         kwargs: dict[str, Any] = {"default": None, "help": opt.help}
         if opt.multiple:
-            kwargs.update(multiple=True, default=(), metavar="NAME")
+            kwargs.update(multiple=True, default=(), metavar=opt.metavar)
         if opt.type is not bool:
             kwargs["type"] = opt.type
         fn = click.option(*opt.decls, opt.param, **kwargs)(fn)

@@ -49,7 +49,14 @@ from .inputs import format_option, load_input, path_option, run_imports
 from .policy_options import policy_options, pop_overrides
 from .progress import LiveDisplay
 from .report import RunReport
-from .summary import metrics_line, outcome_message, plural, result_document, summary_lines
+from .summary import (
+    metrics_line,
+    outcome_message,
+    plural,
+    resource_lines,
+    result_document,
+    summary_lines,
+)
 from .tracebacks import traceback_lines
 
 __all__ = ["run"]
@@ -157,6 +164,8 @@ def _print(result: OrchestrationResult, document: dict[str, Any], code: int, *, 
             click.echo(line, file=human, color=color)
     if not as_json:
         click.echo(metrics_line(result), file=human)
+        for line in resource_lines(result):
+            click.echo(line, file=human)
     if every_traceback or not quiet:
         for line in traceback_lines(result, every=every_traceback):
             click.echo(line, err=True)

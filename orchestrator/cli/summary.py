@@ -14,7 +14,8 @@ from ..model.results import OrchestrationResult, TaskResult
 from .app import EXIT_GATE_REJECTED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_TASK_FAILED
 from .tables import task_table
 
-__all__ = ["plural", "outcome_message", "summary_lines", "metrics_line", "result_document"]
+__all__ = ["plural", "outcome_message", "summary_lines", "metrics_line", "resource_lines",
+           "result_document"]
 
 # Beyond this many tasks the table shows the tasks that did not succeed and counts the rest.
 TABLE_LIMIT = 40
@@ -97,6 +98,17 @@ def metrics_line(result: OrchestrationResult) -> str:
             f"parallelism {m.parallelism:.2f}x (busy/wall)  cost {cost}  "
             f"({plural(m.workers, 'worker')}; {plural(m.tasks, 'task')}: "
             f"{_counts(result)}{retries})")
+
+
+def resource_lines(result: OrchestrationResult) -> list[str]:
+    """One line per resource the run's tasks held or waited for (none when no task names
+    one): ``resource api: capacity 3, peak 3, mean 2.41, waited 4.20s``."""
+    lines = []
+    for name, usage in result.metrics.resources.items():
+        capacity = "rate-limited" if usage.capacity is None else f"capacity {usage.capacity:g}"
+        lines.append(f"resource {name}: {capacity}, peak {usage.peak:g}, "
+                     f"mean {usage.mean:.2f}, waited {usage.wait:.2f}s")
+    return lines
 
 
 def _plain(value: Any) -> Any:

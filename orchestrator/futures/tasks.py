@@ -48,7 +48,7 @@ class Options:
             # TaskSpec has no resources field on this branch (the resources work adds it).
             raise NotImplementedError(
                 f"options(resources={dict(resources)!r}): resource admission is not available "
-                f"in this build")
+                f"in this build (the pool takes no resource capacities yet)")
         probe = TaskSpec(id="options", fn=_CALL, timeout=timeout, retry=retry,
                          priority=priority, tags=dict(tags or {}))
         return cls(timeout=probe.timeout, retry=probe.retry, priority=probe.priority,

@@ -12,9 +12,10 @@ import math
 import os
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Union
 
 from .errors import PolicyError, short_repr
+from .resources import RateLimit, check_capacities, check_rate_limits
 
 if TYPE_CHECKING:
     from .results import TaskError
@@ -172,6 +173,8 @@ class OrchestrationPolicy:
     ``max_task_memory_mb``: resident memory (worker plus children) above which a task is killed.
     ``max_tasks_per_worker``: replace a worker after this many tasks (for agents that leak).
     ``critical_path_first``: order ready tasks by their longest remaining path (else FIFO).
+    ``resources``: the capacity of each resource name tasks hold (``"cpu"`` defaults to the
+    usable cores); ``rate_limits``: a ``RateLimit`` token bucket per name (``model/resources.py``).
     """
 
     max_concurrency: int = field(default_factory=default_concurrency)
@@ -186,9 +189,13 @@ class OrchestrationPolicy:
     max_tasks_per_worker: int | None = None
     critical_path_first: bool = True
     memory_check_interval: float = 0.05
+    resources: Mapping[str, float] = field(default_factory=dict)
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         o = "OrchestrationPolicy"
+        object.__setattr__(self, "resources", check_capacities(self.resources))
+        object.__setattr__(self, "rate_limits", check_rate_limits(self.rate_limits))
         v = self.max_concurrency
         _require(isinstance(v, int) and not isinstance(v, bool) and v >= 1, o, "max_concurrency",
                  v, "an integer >= 1")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal, Mapping
 
 from .errors import TaskFailedError
+from .resources import ResourceUsage
 
 __all__ = [
     "TaskStatus",
@@ -165,6 +166,8 @@ class RunMetrics:
     ``efficiency`` = parallelism / workers used.
     ``utilization`` = busy worker-seconds / (workers x wall time).
     ``critical_path`` = the longest dependency chain in measured durations (seconds).
+    ``resources``: name -> ``ResourceUsage`` (peak, time-weighted mean, total wait) for each
+    named resource the run's tasks held or waited for; empty when none did.
     """
 
     wall_time: float
@@ -180,6 +183,7 @@ class RunMetrics:
     critical_path: float
     cpu_time: float
     cost_estimate: float | None = None
+    resources: Mapping[str, ResourceUsage] = field(default_factory=dict)
 
     @property
     def speedup_vs_serial(self) -> float:
@@ -187,7 +191,7 @@ class RunMetrics:
         return self.parallelism
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "wall_time": self.wall_time,
             "serial_time": self.serial_time,
             "parallelism": self.parallelism,
@@ -203,6 +207,9 @@ class RunMetrics:
             "cpu_time": self.cpu_time,
             "cost_estimate": self.cost_estimate,
         }
+        if self.resources:
+            out["resources"] = {name: u.to_dict() for name, u in self.resources.items()}
+        return out
 
 
 @dataclass(frozen=True)

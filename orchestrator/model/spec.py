@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Union
 
 from .errors import CycleError, SpecError, short_repr
+from .resources import check_request
 
 if TYPE_CHECKING:
     from .policy import RetryPolicy
@@ -105,6 +106,8 @@ class TaskSpec:
     ``timeout`` and ``retry`` override the run's policy for this task. ``priority``: higher
     starts first. ``estimate``: expected run time in seconds, used to find the critical path.
     ``max_memory_mb``: kill the task when its worker (with its children) passes this resident size.
+    ``resources``: named amounts (``{"cpu": 1, "api": 1}``) held while an attempt runs, on top of
+    the worker slot; each name needs a capacity in the policy (``model/resources.py``).
     """
 
     id: str
@@ -118,6 +121,7 @@ class TaskSpec:
     estimate: float | None = None
     tags: Mapping[str, Any] = field(default_factory=dict)
     max_memory_mb: float | None = None
+    resources: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from .policy import RetryPolicy
@@ -164,6 +168,7 @@ class TaskSpec:
             if not _is_number(m) or not m > 0:
                 raise SpecError(f"task {tid!r}: max_memory_mb must be > 0 or None, "
                                 f"got {short_repr(m)}")
+        object.__setattr__(self, "resources", check_request(self.resources, tid))
         refs = find_refs(self.args) + find_refs(self.kwargs)
         object.__setattr__(self, "_refs", tuple(dict.fromkeys(refs)))
         if tid in self.all_deps:  # the shortest cycle, as graphlib reports {1: {1}}

@@ -7,11 +7,15 @@ waiting for its kills. In between, ``start`` makes the one
 move from dispatched to running. The counts are the sizes of the two halves, never kept apart.
 A requeued attempt is parked by task id and sent again as it is (its arguments are already
 prepared).
+
+Every attempt in the table holds its task's resources (``Admission``): taken in ``open``,
+given back in ``end``, ``withdraw`` and ``clear``, the only ways out, so none can leak.
 """
 
 from __future__ import annotations
 
 from ..executors.base import Attempt
+from .admission import Admission
 from .records import TaskRecord
 from .state import TaskState
 
@@ -26,9 +30,10 @@ class AttemptTable:
     a busy worker or on its way) and ``running``. ``parked``: task id -> a requeued attempt
     waiting to be sent again."""
 
-    __slots__ = ("sent", "running", "parked")
+    __slots__ = ("sent", "running", "parked", "admission")
 
-    def __init__(self) -> None:
+    def __init__(self, admission: Admission | None = None) -> None:
+        self.admission = admission  # None: attempts hold nothing but their worker slot
         self.sent: dict[int, Entry] = {}
         self.running: dict[int, Entry] = {}
         self.parked: dict[str, Attempt] = {}
@@ -40,6 +45,8 @@ class AttemptTable:
         """The executor took ``attempt``: ``rec`` is dispatched. Mutates."""
         rec.move(S.DISPATCHED)
         self.sent[attempt.ticket] = (rec, attempt)
+        if self.admission is not None:
+            self.admission.take(attempt.ticket, rec)
 
     def start(self, ticket: int, at: float) -> Entry | None:
         """The sent attempt ``ticket`` started at run time ``at``: its record runs it and
@@ -61,6 +68,8 @@ class AttemptTable:
         entry = self.running.pop(ticket, None)
         if entry is None and self.start(ticket, at) is not None:
             entry = self.running.pop(ticket)
+        if entry is not None and self.admission is not None:
+            self.admission.release(ticket)
         return entry
 
     def withdraw(self, ticket: int) -> Entry | None:
@@ -75,6 +84,8 @@ class AttemptTable:
             rec = entry[0]  # a well-behaved executor never requeues a started attempt
             rec.attempt -= 1
             rec.move(S.RETRY_WAIT)
+        if self.admission is not None:
+            self.admission.release(ticket)
         return entry
 
     def clear(self) -> None:
@@ -83,6 +94,8 @@ class AttemptTable:
         self.sent.clear()
         self.running.clear()
         self.parked.clear()
+        if self.admission is not None:
+            self.admission.release_all()
 
     def in_order(self) -> list[Entry]:
         """Every entry, sent and running, in the order they were sent (by ticket)."""

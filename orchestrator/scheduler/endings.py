@@ -17,9 +17,11 @@ from ..executors.base import Executor
 from ..model.errors import DuplicateTaskError
 from ..model.graph import TaskGraph
 from ..model.policy import OrchestrationPolicy
+from ..model.resources import check_fits, retry_after_seconds, weighted_ranks
 from ..model.results import TaskError
 from ..model.spec import TaskSpec
 from ..telemetry.events import TERMINAL_EVENT, EventType
+from .admission import Admission
 from .attempts import AttemptTable
 from .emitter import RunEvents
 from .facts import task_facts
@@ -48,7 +50,8 @@ class Endings:
         self.retain = retain
         self._records: dict[str, TaskRecord] = {}
         self._ready = ReadyQueue(policy.critical_path_first)
-        self._attempts = AttemptTable()
+        self._admission = Admission(policy, clock, events)
+        self._attempts = AttemptTable(self._admission)
         self._prefetch = Prefetch(policy.pending_limit)
         self._timers: TimerHeap[TimerKey] = TimerHeap()
         self._completed: list[TaskRecord] = []
@@ -66,7 +69,10 @@ class Endings:
             self._intake = Intake(tasks)
 
     def _load_graph(self, graph: TaskGraph) -> None:
-        ranks = graph.ranks()
+        policy = self.policy
+        for spec in graph.specs.values():
+            check_fits(spec, policy.resources, policy.rate_limits)
+        ranks = weighted_ranks(graph, policy.resources, policy.max_concurrency)
         for seq, spec in enumerate(graph.specs.values()):
             rec = TaskRecord(spec, seq, ranks[spec.id], graph.dependents(spec.id))
             rec.waiting = len(graph.deps(spec.id))
@@ -76,6 +82,8 @@ class Endings:
     def _admit(self, rec: TaskRecord) -> None:
         """Take in a task pulled from a flat batch. Mutates."""
         tid = rec.spec.id
+        if rec.request:
+            check_fits(rec.spec, self.policy.resources, self.policy.rate_limits)
         if tid in self._records:
             # A streaming run forgets what finished, so only a running id is a duplicate.
             raise (DuplicateTaskError(tid) if self.retain else
@@ -88,7 +96,9 @@ class Endings:
         rec.move(S.READY)
         if self.events.handler is not None:
             self.events.task_event(EventType.TASK_READY, rec)
-        self._ready.push(rec)
+        head = self._ready.push(rec)
+        if rec.request:
+            self._admission.queued(rec, head)
 
     # -- ending one task -----------------------------------------------------------------------
 
@@ -96,6 +106,8 @@ class Endings:
         """Move ``rec`` to a terminal state, emit its one terminal event, unblock or skip its
         dependents (``skip_below=False``: the caller skips them). Mutates."""
         rec.move(state)
+        if rec.request:
+            self._admission.waiting.pop(rec.id, None)  # e.g. its arguments did not pickle
         if rec.finished_at is None or state is S.CANCELLED or state is S.SKIPPED:
             rec.finished_at = self.clock.now() - self._started_at
         self._unfinished -= 1
@@ -126,9 +138,12 @@ class Endings:
         backoff, else end it in ``terminal``. Mutates."""
         policy = rec.spec.retry or self.policy.retry
         rec.error = error
+        wait = retry_after_seconds(error) if error.kind == "exception" else None
+        if wait is not None:
+            self._admission.pause(rec, wait)  # the service said so: every user of it waits
         if (self._stopping is None and rec.attempt < policy.max_attempts
-                and policy.retries_error(error)):
-            delay = policy.delay(rec.id, rec.attempt)
+                and (wait is not None or policy.retries_error(error))):
+            delay = max(policy.delay(rec.id, rec.attempt), wait or 0.0)
             now = self.clock.now()
             deadline = self._run_deadline()
             if deadline is None or now + delay < deadline:
@@ -212,6 +227,7 @@ class Endings:
                 self._attempts.withdraw(attempt.ticket)
                 self._end_unstarted(rec)
         self._ready.clear()
+        self._admission.forget_waiting()
         self._attempts.parked.clear()
         for rec in list(self._records.values()):
             if rec.state is S.PENDING or rec.state is S.READY:

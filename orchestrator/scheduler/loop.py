@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Iterable
 
 from ..clock import Clock
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["Scheduler"]
 
 S = TaskState
+# A flat batch pulls past tasks that wait for a resource, up to this many windows of them: the
+# tasks behind may fit, and memory stays bounded.
+_WAITING_WINDOWS = 8
 
 
 class Scheduler(Reactions):
@@ -106,8 +110,7 @@ class Scheduler(Reactions):
                 rec = self._records[tid]
                 if rec.waiting == 0 and rec.state is S.PENDING:
                     self._make_ready(rec)
-        self._pull()
-        self._dispatch()
+        self._pull_and_dispatch()
 
     def next_timeout(self) -> float | None:
         """Seconds until the next timer is due (``None``: no timer)."""
@@ -124,8 +127,7 @@ class Scheduler(Reactions):
         for event in self.executor.wait(timeout):
             self._handle(event)
         self._fire_timers()
-        self._pull()
-        self._dispatch()
+        self._pull_and_dispatch()
         completed, self._completed = self._completed, []
         if not self.retain:
             for rec in completed:
@@ -180,6 +182,10 @@ class Scheduler(Reactions):
         if self.cost is not None and self.events.handler is not None:
             extra["cost_estimate"] = self._cost_of(
                 [task_result(r) for r in self._records.values()])
+        if self._admission.used:
+            extra["resources"] = {name: usage.to_dict() for name, usage in
+                                  self._admission.figures(self._started_at,
+                                                          self._finished_at).items()}
         self.events.run_event(
             EventType.RUN_FINISHED, reason="interrupted" if self._interrupted else None,
             duration=self._finished_at - self._started_at,
@@ -215,8 +221,16 @@ class Scheduler(Reactions):
             graph = self._graph
             deps = {tid: graph.deps(tid) for tid in self._records}
         results = list(results)
-        return compute_metrics(results, wall_time=wall, workers=self.policy.max_concurrency,
-                               deps=deps, cost_estimate=self._cost_of(results))
+        metrics = compute_metrics(results, wall_time=wall, workers=self.policy.max_concurrency,
+                                  deps=deps, cost_estimate=self._cost_of(results))
+        if self._admission.used:
+            end = self._finished_at or self.clock.now()
+            metrics = replace(metrics, resources=self._admission.figures(self._started_at, end))
+        return metrics
+
+    def resources_in_use(self) -> dict[str, float]:
+        """Resource name -> amount held by attempts now (all 0 once the run is over)."""
+        return self._admission.in_use()
 
     def _cost_of(self, results: list[TaskResult]) -> float | None:
         if self.cost is None or not self.retain:
@@ -226,12 +240,26 @@ class Scheduler(Reactions):
 
     # -- input and dispatch --------------------------------------------------------------------
 
+    def _pull_and_dispatch(self) -> None:
+        """Pull and dispatch; when tasks wait for resources, pull again (they do not count
+        against the window, up to ``_WAITING_WINDOWS`` windows of them) so that tasks behind
+        them that fit can start. Mutates."""
+        self._pull()
+        self._dispatch()
+        if self._intake is not None and self._admission.waiting:
+            pulled = self._unfinished
+            self._pull()
+            if self._unfinished != pulled:
+                self._dispatch()
+
     def _pull(self) -> None:
         """Take tasks from a flat batch while the window has room. Mutates."""
         intake = self._intake
         if intake is None or self._stopping is not None:
             return
-        while self._unfinished < self._window:
+        waiting = self._admission.waiting
+        most = _WAITING_WINDOWS * self._window
+        while self._unfinished < self._window + min(len(waiting), most):
             rec = intake.take()
             if rec is None:
                 self._intake = None
@@ -254,7 +282,12 @@ class Scheduler(Reactions):
                 return
             # Pop before _attempt_for: when it fails the task, dependents may be pushed
             # (on_failure="continue") or the queue cleared (cascade), so the head may change.
-            rec = ready.pop()
+            rec = self._admission.choose(ready, plain_only=queue)
+            if rec is None:  # nothing fits: a release or the token timer wakes us
+                wake = self._admission.wake_at
+                if wake is not None:
+                    self._timers.set((Timer.TOKEN, None), wake)
+                return
             attempt = self._attempt_for(rec)
             if attempt is None:
                 if self._stopping is not None:

@@ -188,6 +188,9 @@ class Reactions(Endings):
     def _run_expired(self, _: Any, now: float) -> None:
         self._stop(StopReason.RUN_TIMEOUT)
 
+    def _token_due(self, _: Any, now: float) -> None:
+        """Nothing to do: the step's dispatch, right after the timers, admits the waiter."""
+
 
 # What each kind of timer does when it fires, given its subject and the time.
 _ON_TIMER: Final[Mapping[Timer, Callable[[Reactions, Any, float], None]]] = {
@@ -196,4 +199,5 @@ _ON_TIMER: Final[Mapping[Timer, Callable[[Reactions, Any, float], None]]] = {
     Timer.RETRY: Reactions._retry_due,
     Timer.MEMORY: Reactions._check_memory,
     Timer.RUN: Reactions._run_expired,
+    Timer.TOKEN: Reactions._token_due,
 }

@@ -9,6 +9,7 @@ import heapq
 from typing import Any, Iterable, Iterator
 
 from ..model.graph import Estimates
+from ..model.resources import Request
 from ..model.spec import TaskSpec, as_flat_task
 from .records import TaskRecord
 
@@ -24,43 +25,90 @@ _END = object()  # what next() gives for an input that is used up (None is a bad
 
 class ReadyQueue:
     """Ready tasks, best first (the order above; ``critical_path_first=False`` leaves out the
-    path length)."""
+    path length), kept in one heap per resource request: tasks that ask for the same amounts
+    of the same names wait for the same thing, so only each heap's head is ever asked whether
+    it fits, and a head that does not fit never blocks another heap's (``admission``)."""
 
-    __slots__ = ("_heap", "_by_path")
+    __slots__ = ("_heaps", "_by_path", "_size")
 
     def __init__(self, critical_path_first: bool) -> None:
         # Entries end with the record; ``seq`` is unique, so records are never compared.
-        self._heap: list[tuple[Any, ...]] = []
+        self._heaps: dict[Request, list[tuple[Any, ...]]] = {}
         self._by_path = critical_path_first
+        self._size = 0
 
     def __bool__(self) -> bool:
-        return bool(self._heap)
+        return self._size > 0
 
-    def push(self, rec: TaskRecord) -> None:
-        """Queue ``rec`` (its state is the caller's). Mutates."""
+    def __len__(self) -> int:
+        return self._size
+
+    def push(self, rec: TaskRecord) -> TaskRecord:
+        """Queue ``rec`` (its state is the caller's); the head of its request's heap after.
+        Mutates."""
         if self._by_path:
-            heapq.heappush(self._heap, (-rec.spec.priority, -rec.rank, rec.seq, rec))
+            entry: tuple[Any, ...] = (-rec.spec.priority, -rec.rank, rec.seq, rec)
         else:
-            heapq.heappush(self._heap, (-rec.spec.priority, rec.seq, rec))
+            entry = (-rec.spec.priority, rec.seq, rec)
+        heap = self._heaps.get(rec.request)
+        if heap is None:
+            heap = self._heaps[rec.request] = []
+        heapq.heappush(heap, entry)
+        self._size += 1
+        head: TaskRecord = heap[0][-1]
+        return head
 
-    def pop(self) -> TaskRecord:
-        """Take the best ready task. Mutates."""
-        rec: TaskRecord = heapq.heappop(self._heap)[-1]
+    @property
+    def plain_only(self) -> bool:
+        """Whether every queued task names no resource (the common case, made cheap)."""
+        return len(self._heaps) == 1 and () in self._heaps
+
+    def heads(self) -> list[TaskRecord]:
+        """The best task of each request, best first."""
+        tops = [heap[0] for heap in self._heaps.values() if heap]
+        if len(tops) > 1:
+            tops.sort()  # ``seq`` is unique: the comparison never reaches the record
+        return [top[-1] for top in tops]
+
+    def head(self, request: Request) -> TaskRecord | None:
+        """The best queued task with ``request``, or None."""
+        heap = self._heaps.get(request)
+        return heap[0][-1] if heap else None
+
+    def members(self, request: Request) -> list[TaskRecord]:
+        """Every queued task with ``request``, in no order."""
+        return [entry[-1] for entry in self._heaps.get(request, ())]
+
+    def pop(self, request: Request | None = None) -> TaskRecord:
+        """Take the best ready task (of ``request``, when given). Mutates."""
+        if request is None:
+            request = self.heads()[0].request
+        heap = self._heaps[request]
+        rec: TaskRecord = heapq.heappop(heap)[-1]
+        if not heap and request:
+            del self._heaps[request]  # requests come and go; the plain one stays
+        self._size -= 1
         return rec
 
     def discard(self, rec: TaskRecord) -> None:
         """Take ``rec`` out of the queue (a task stopped before it ran). Mutates."""
-        heap = self._heap
+        heap = self._heaps.get(rec.request)
+        if heap is None:
+            return
         for i, entry in enumerate(heap):
             if entry[-1] is rec:
                 heap[i] = heap[-1]
                 heap.pop()
                 heapq.heapify(heap)
+                self._size -= 1
+                if not heap and rec.request:
+                    del self._heaps[rec.request]
                 return
 
     def clear(self) -> None:
         """Forget every queued task (the run stops). Mutates."""
-        self._heap.clear()
+        self._heaps.clear()
+        self._size = 0
 
 
 class Intake:

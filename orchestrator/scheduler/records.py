@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..model.resources import Request
 from ..model.results import TaskError
 from ..model.spec import TaskSpec
 from .state import ALLOWED, InvalidTransition, KillReason, TaskState
@@ -23,6 +24,7 @@ class TaskRecord:
         "started_at", "finished_at", "duration", "busy_time", "worker_pid", "worker",
         "retry_delays",
         "kill_reason", "cpu_time", "peak_rss", "rss_seen", "reports", "last_failure",
+        "request",
     )
 
     def __init__(self, spec: TaskSpec, seq: int, rank: float, dependents: tuple[str, ...]) -> None:
@@ -48,6 +50,8 @@ class TaskRecord:
         self.rss_seen: int | None = None  # the largest the memory checks saw, for the error
         self.reports: dict[str, Any] = {}
         self.last_failure: TaskState | None = None  # how it ends if its retry never runs
+        # The resources each attempt holds, as (name, amount) sorted: the admission's key.
+        self.request: Request = tuple(spec.resources.items())
 
     @property
     def id(self) -> str:

@@ -28,6 +28,7 @@ class Timer(enum.Enum):
     RETRY = "retry"  # task id: its retry backoff is over
     MEMORY = "memory"  # None: measure the running attempts' memory
     RUN = "run"  # None: the run's global_timeout expired
+    TOKEN = "token"  # None: a rate-limited task's next token is due (the dispatch after acts)
 
     # Keys are hashed on every set and cancel (several times per task): identity, not name.
     __hash__ = object.__hash__

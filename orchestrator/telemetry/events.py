@@ -42,11 +42,14 @@ class EventType:
     GATE_PASSED: Final = "gate.passed"
     GATE_FAILED: Final = "gate.failed"
     SINK_LAGGING: Final = "sink.lagging"
+    TASK_WAITING: Final = "task.waiting"  # 1.2: a ready task cannot start for a resource
+    RATE_PAUSED: Final = "rate.paused"  # 1.2: a RetryAfter paused a rate-limited name
 
     ALL: Final = (
         RUN_STARTED, RUN_FINISHED, TASK_READY, TASK_STARTED, TASK_RETRY_SCHEDULED, TASK_KILL,
         TASK_SUCCEEDED, TASK_FAILED, TASK_TIMED_OUT, TASK_CANCELLED, TASK_SKIPPED,
-        WORKER_STARTED, WORKER_DIED, GATE_PASSED, GATE_FAILED, SINK_LAGGING,
+        WORKER_STARTED, WORKER_DIED, GATE_PASSED, GATE_FAILED, SINK_LAGGING, TASK_WAITING,
+        RATE_PAUSED,
     )
 
 

@@ -20,12 +20,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from typing import IO, Any, Callable, Iterable, Mapping, Sequence, Union
 
 from ..model.errors import CycleError, EventLogError
+from ..model.resources import ResourceUsage
 from ..model.results import RunMetrics, TaskError, TaskResult
 from .events import SCHEMA_VERSION, STATUS_OF_EVENT, TERMINAL_EVENT_TYPES, Event, EventType
 from .log_lines import BadLine, load_line, numbered_lines
@@ -276,11 +278,17 @@ def metrics_from_events(events: Iterable[Event], run_id: str | None = None) -> R
                 deps[e.task_id] = tuple(_data(e).get("deps", ()))
     data = _data(finished)
     try:
-        return compute_metrics(list(results.values()), wall_time=finished.duration,
-                               workers=int(data["workers"]), deps=deps,
-                               cost_estimate=data.get("cost_estimate"))
+        metrics = compute_metrics(list(results.values()), wall_time=finished.duration,
+                                  workers=int(data["workers"]), deps=deps,
+                                  cost_estimate=data.get("cost_estimate"))
     except CycleError as exc:
         raise deps_cycle(rid, exc) from None
+    used = data.get("resources")  # 1.2: what the admission measured, as the run saw it
+    if isinstance(used, dict) and used:
+        metrics = replace(metrics, resources={
+            name: ResourceUsage(u.get("capacity"), u["peak"], u["mean"], u["wait"])
+            for name, u in used.items()})
+    return metrics
 
 
 def deps_cycle(run_id: str, exc: CycleError) -> EventLogError:

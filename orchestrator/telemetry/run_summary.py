@@ -75,6 +75,10 @@ class RunSummary:
             lines.append(f"  attempts {m.attempts}, retries {m.retries}, cpu {m.cpu_time:.3f}s"
                          + (f", cost {m.cost_estimate:.6g}" if m.cost_estimate is not None
                             else ""))
+            for name, u in m.resources.items():
+                cap = "rate-limited" if u.capacity is None else f"capacity {u.capacity:g}"
+                lines.append(f"  resource {name}: {cap}, peak {u.peak:g}, mean {u.mean:.2f}, "
+                             f"waited {u.wait:.2f}s")
         if self.workers_died:
             lines.append(f"  worker processes died: {self.workers_died}")
         for g in self.gates:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 from ..model.errors import CycleError, OrchestratorError
 from ..model.graph import TaskGraph
 from ..model.policy import OrchestrationPolicy, RetryPolicy
+from ..model.resources import RateLimit, check_fits
 from ..model.spec import Ref, TaskSpec
 from .documents import Document
 from .graph_check import graph_problems
@@ -35,7 +36,7 @@ CLUSTER_FIELD = "cluster"
 _CLUSTER = re.compile(r"(tcp|tls|ucx|ws|wss|inproc)://\S+|local:[1-9][0-9]*")
 
 _SPEC_FIELDS = ("id", "fn", "args", "kwargs", "deps", "timeout", "priority", "estimate", "tags",
-                "max_memory_mb")
+                "max_memory_mb", "resources")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ def build_workflow(doc: Document, overrides: Mapping[tuple[str, ...], Override] 
     built = _build_tasks(doc, data["tasks"], policy.retry if policy else RetryPolicy(), problems)
     if not problems:
         problems = graph_problems(doc, built)
+    if not problems and policy is not None:
+        problems = _resource_problems(doc, [spec for spec, _ in built], policy)
     if problems or policy is None:  # in the file's order; a command-line option's first
         raise WorkflowError(sorted(problems, key=lambda p: p.line or 0))
     graph = TaskGraph([spec for spec, _ in built])
@@ -146,6 +149,8 @@ def _build_policy(doc: Document, section: Mapping[str, Any],
         if path == (CLUSTER_FIELD,):
             continue
         target = retry_fields if path[0] == "retry" else fields
+        if isinstance(value, dict) and isinstance(target.get(path[-1]), dict):
+            value = {**target[path[-1]], **value}  # --resource api=5 changes api alone
         target[path[-1]] = value
         given_by[path] = option
 
@@ -154,11 +159,52 @@ def _build_policy(doc: Document, section: Mapping[str, Any],
             return Problem(given_by[path], message)
         return doc.problem(("policy",) + path, message)
 
+    bad_rates = False
+    if isinstance(fields.get("rate_limits"), dict):
+        from_option = overrides.get(("rate_limits",), ({}, ""))[0]
+
+        def rate_problem(name: str, message: str) -> Problem:
+            return problem(("rate_limits",) if name in from_option else ("rate_limits", name),
+                           message)
+        limits = _rate_limits(fields.pop("rate_limits"), rate_problem, problems)
+        bad_rates = limits is None
+        if limits is not None:
+            fields["rate_limits"] = limits
     retry = _built(RetryPolicy, retry_fields, {},
                    lambda path, message: problem(("retry",) + path, message), problems)
     policy = _built(OrchestrationPolicy, fields, {"retry": retry or RetryPolicy()}, problem,
                     problems)
-    return policy if retry is not None else None
+    return policy if retry is not None and not bad_rates else None
+
+
+def _rate_limits(raw: Mapping[str, Any], problem: Callable[[str, str], Problem],
+                 problems: list[Problem]) -> dict[str, RateLimit] | None:
+    """``{"api": 5}`` or ``{"api": {"rate": 5, "per": 1, "burst": 2}}`` -> ``RateLimit``s;
+    None with a problem for each bad one. Mutates ``problems``."""
+    out: dict[str, RateLimit] = {}
+    bad = False
+    for name, value in raw.items():
+        try:
+            out[name] = (value if isinstance(value, RateLimit) else RateLimit(**value)
+                         if isinstance(value, dict) else RateLimit(value))
+        except (OrchestratorError, TypeError) as exc:
+            problems.append(problem(name, str(exc)))
+            bad = True
+    return None if bad else out
+
+
+def _resource_problems(doc: Document, specs: list[TaskSpec],
+                       policy: OrchestrationPolicy) -> list[Problem]:
+    """A task whose resources the policy cannot hold is bad input, at its place in the file."""
+    problems: list[Problem] = []
+    for index, spec in enumerate(specs):
+        try:
+            check_fits(spec, policy.resources, policy.rate_limits)
+        except OrchestratorError as exc:
+            problems.append(doc.problem(("tasks", index, "resources"), str(exc)))
+    return problems
+
+
 # -- tasks ---------------------------------------------------------------------------------
 
 

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 import orchestrator.cli.run as run_module
-from orchestrator import OrchestrationPolicy
+from orchestrator import OrchestrationPolicy, RateLimit
 from orchestrator.cli.policy_options import POLICY_OPTIONS
 from orchestrator.interrupts import RunTerminated
+from orchestrator.model.resources import usable_cores
 
 from .helpers import SGR, invoke, tasks_json, write
 
@@ -166,6 +167,8 @@ args = [1]
         "--max-tasks-per-worker": ("100", ("max_tasks_per_worker",), 100),
         "--fifo": (None, ("critical_path_first",), False),
         "--memory-check-interval": ("0.5", ("memory_check_interval",), 0.5),
+        "--resource": ("api=3", ("resources",), {"api": 3.0, "cpu": usable_cores()}),
+        "--rate-limit": ("api=5/2", ("rate_limits",), {"api": RateLimit(5.0, per=2.0)}),
     }
     assert {o.field for o in POLICY_OPTIONS} == {f for _, f, _ in given.values()}
     args = [path, "--quiet"]

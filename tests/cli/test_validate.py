@@ -65,7 +65,8 @@ tasks:
         f"{path}:2: policy.max_concurency: unknown field 'max_concurency' (did you mean "
         f"'max_concurrency'?); known fields: max_concurrency, task_timeout, global_timeout, "
         f"retry, cancellation, on_failure, max_pending, kill_grace, max_task_memory_mb, "
-        f"max_tasks_per_worker, critical_path_first, memory_check_interval, cluster",
+        f"max_tasks_per_worker, critical_path_first, memory_check_interval, resources, "
+        f"rate_limits, cluster",
         f"{path}:4: policy.retry.backoff: must be one of 'fixed', 'exponential', got 'linear'",
         f"{path}:8: tasks[0].timeout: expected a number or null, got 'ten'",
         f"{path}:9: tasks[1]: missing required field 'id'",

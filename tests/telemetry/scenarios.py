@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Callable
 
-from orchestrator import FakeClock, OrchestrationPolicy, RetryPolicy, TaskGraph, TaskSpec
+from orchestrator import (
+    FakeClock,
+    OrchestrationPolicy,
+    RateLimit,
+    RetryAfter,
+    RetryPolicy,
+    TaskGraph,
+    TaskSpec,
+)
 from orchestrator.model.results import OrchestrationResult
 from orchestrator.scheduler.loop import Scheduler
 from orchestrator.telemetry.costs import CostModel, CpuTimeCost, ReportedCost
@@ -99,7 +107,29 @@ def interrupted_during_retry_wait() -> tuple[OrchestrationResult, list[Event]]:
     return sched.result(), events
 
 
+def rate_limited_with_retry_after() -> tuple[OrchestrationResult, list[Event]]:
+    """Three tasks hold "api" (capacity 1, 2 starts a second): b waits for the capacity, then
+    a's RetryAfter(0.5) pauses the bucket."""
+    tasks = [t(tid, resources={"api": 1}, retry=RetryPolicy(max_attempts=2)) for tid in "abc"]
+    sched, ex, clock, events = start(tasks, resources={"api": 1},
+                                     rate_limits={"api": RateLimit(2)})
+    clock.advance(0.25)
+    ex.fail("a", RetryAfter(0.5), duration=0.25)
+    settle(sched)
+    while not sched.done:
+        for tid in ex.running():
+            clock.advance(0.125)
+            ex.finish(tid, duration=0.125)
+        settle(sched)
+        wait = sched.next_timeout()
+        if wait is not None and not ex.running():
+            clock.advance(wait)
+            settle(sched)
+    return sched.result(), events
+
+
 SCENARIOS: dict[str, Scenario] = {
+    "rate_limited_with_retry_after": rate_limited_with_retry_after,
     "retries_timeouts_and_skips": retries_timeouts_and_skips,
     "cascade_cancels_the_rest": cascade_cancels_the_rest,
     "interrupted_during_retry_wait": interrupted_during_retry_wait,
