@@ -131,10 +131,32 @@ def _scale(fig: Any, figures: dict[str, Any]) -> None:
     ax2.set_title(f"{figures['sizing']['graph_tasks']:,}-task graph")
 
 
+def _bars(ax: Any, cells: dict[str, Any], label: str, title: str) -> None:
+    import textwrap
+
+    names = list(cells)
+    meds = [cells[n]["median"] for n in names]
+    errs = [[_err(cells[n])[0] for n in names], [_err(cells[n])[1] for n in names]]
+    colors = ["tab:orange" if n.startswith(("ProcessPool ", "ProcessPool.")) else "tab:blue"
+              for n in names]
+    ax.barh([textwrap.fill(n, 24) for n in names], meds, xerr=errs, color=colors, capsize=3)
+    ax.set_xlabel(label)
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+
+
+def _futures(fig: Any, figures: dict[str, Any]) -> None:
+    _bars(fig.add_subplot(1, 2, 1), figures["submit"]["tasks_per_s"], "tasks per second",
+          f"submit + result, {figures['submit']['tasks']:,} no-ops")
+    _bars(fig.add_subplot(1, 2, 2), figures["map"]["wall_s"], "wall seconds (lower is better)",
+          f"map over {figures['map']['items']:,} no-ops")
+
+
 _PLOTTERS: dict[str, Plotter] = {
     "speedup": _speedup,
     "overhead": _overhead,
     "dag": _dag,
     "timeouts": _timeouts,
     "scale": _scale,
+    "futures": _futures,
 }

@@ -46,6 +46,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("fanout", "benchmarks.fanout",
               "a mapped task expanding into 2,000 and 10,000 no-op children: the expansion's "
               "share of the run"),
+    Benchmark("futures", "benchmarks.futures",
+              "ProcessPool: submit with timeouts vs loky/pebble, map auto vs joblib, RSS"),
     Benchmark("dask", "benchmarks.dask",
               "Dask executor: runner cost vs raw client.submit, sleep speedup, kill latency",
               optional=True),

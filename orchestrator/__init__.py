@@ -31,6 +31,15 @@ from .executors.base import Executor
 from .executors.inline import InlineExecutor
 from .executors.local.pool import LocalPool
 from .executors.local.warm import shutdown_shared_pool
+from .futures import (
+    MemoryLimitExceeded,
+    PoolFuture,
+    ProcessPool,
+    TaskKilled,
+    TaskPicklingError,
+    TaskTimeout,
+    WorkerCrashed,
+)
 from .gating.gates import (
     AllSucceeded,
     GateVerdict,
@@ -88,6 +97,8 @@ __all__ = [
     "MissingDependencyError", "CycleError", "PoolError", "TaskFailedError", "GateRejected",
     "EventLogError",
     "RunTerminated",
+    "ProcessPool", "PoolFuture", "TaskTimeout", "WorkerCrashed", "TaskKilled",
+    "MemoryLimitExceeded", "TaskPicklingError",
 ]
 
 

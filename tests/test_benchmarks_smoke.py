@@ -21,7 +21,7 @@ from orchestrator import OrchestrationPolicy, TaskGraph, TaskSpec
 from orchestrator.telemetry.events import Event
 
 ROOT = Path(__file__).resolve().parent.parent
-RAN = ("speedup", "overhead", "dag", "timeouts", "scale")
+RAN = ("speedup", "overhead", "dag", "timeouts", "scale", "futures")
 
 
 @pytest.mark.process

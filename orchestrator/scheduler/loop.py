@@ -194,7 +194,7 @@ class Scheduler(Reactions):
             return
         self._finished_at = self.clock.now()
         self.executor.end_run()
-        counts = state_counts(self._records.values())
+        counts = self._final_counts()
         ok = not self._interrupted and set(counts) <= {"succeeded"} and gates_passed
         if self.store is not None:
             self.store.finish("interrupted" if self._interrupted else
@@ -213,6 +213,11 @@ class Scheduler(Reactions):
             duration=self._finished_at - self._started_at,
             data={"ok": ok, "interrupted": self._interrupted, "counts": counts,
                   "retries": self._retries, "workers": self.policy.max_concurrency, **extra})
+
+    def _final_counts(self) -> dict[str, int]:
+        """``run.finished``'s ``counts``: tasks by state (a run that forgets what ended keeps
+        its own tally: ``LiveScheduler``)."""
+        return state_counts(self._records.values())
 
     def _task_results(self) -> dict[str, TaskResult]:
         """id -> TaskResult in graph order; built once when the run is done (gates, then the

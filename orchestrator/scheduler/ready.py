@@ -90,6 +90,21 @@ class ReadyQueue:
         self._size -= 1
         return rec
 
+    def discard(self, rec: TaskRecord) -> None:
+        """Take ``rec`` out of the queue (a task stopped before it ran). Mutates."""
+        heap = self._heaps.get(rec.request)
+        if heap is None:
+            return
+        for i, entry in enumerate(heap):
+            if entry[-1] is rec:
+                heap[i] = heap[-1]
+                heap.pop()
+                heapq.heapify(heap)
+                self._size -= 1
+                if not heap and rec.request:
+                    del self._heaps[rec.request]
+                return
+
     def clear(self) -> None:
         """Forget every queued task (the run stops). Mutates."""
         self._heaps.clear()

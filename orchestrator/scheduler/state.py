@@ -109,6 +109,7 @@ class KillReason(enum.Enum):
     CASCADE = "cascade"  # the run stops: StopReason.CASCADE
     INTERRUPT = "interrupt"  # the run stops: StopReason.INTERRUPT
     POOL_SHUTDOWN = "pool_shutdown"  # the run stops: StopReason.POOL_SHUTDOWN (schema 1.2)
+    REQUESTED = "requested"  # this one task was asked to stop (ProcessPool.kill)
 
     __hash__ = object.__hash__
 
@@ -131,4 +132,5 @@ LOST_ENDS: Final[Mapping[KillReason | None, TaskState]] = {
     KillReason.CASCADE: S.CANCELLED,
     KillReason.INTERRUPT: S.CANCELLED,
     KillReason.POOL_SHUTDOWN: S.CANCELLED,
+    KillReason.REQUESTED: S.CANCELLED,
 }

@@ -13,7 +13,8 @@ from .state import KillReason, StopReason
 
 __all__ = [
     "lost_attempt_error", "leftover_timeout_error", "cancelled_error", "upstream_error",
-    "pickling_error", "callback_dropped", "expansion_error", "children_failed_error",
+    "pickling_error", "callback_dropped", "killed_error", "expansion_error",
+    "children_failed_error",
 ]
 
 
@@ -68,6 +69,12 @@ def cancelled_error(task_id: str, stop: StopReason | None, cause: str | None,
     else:
         message = f"task {task_id!r} cancelled: the run was interrupted"
     return TaskError(kind="cancelled", type="Cancelled", message=message, upstream=cause)
+
+
+def killed_error(task_id: str) -> TaskError:
+    """A task stopped on request (``ProcessPool.kill``), its process tree killed if it ran."""
+    return TaskError(kind="cancelled", type="TaskKilled",
+                     message=f"task {task_id!r} was killed on request")
 
 
 def upstream_error(task_id: str, root: str, root_status: str,

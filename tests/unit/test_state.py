@@ -104,9 +104,11 @@ def test_a_lost_attempt_ends_by_what_it_was_killed_for() -> None:
         KillReason.CASCADE: S.CANCELLED,
         KillReason.INTERRUPT: S.CANCELLED,
         KillReason.POOL_SHUTDOWN: S.CANCELLED,
+        KillReason.REQUESTED: S.CANCELLED,
     }
 
 
 def test_kill_reasons_are_the_task_kill_event_reasons() -> None:
     assert sorted(reason.value for reason in KillReason) == [
-        "cascade", "interrupt", "memory_limit", "pool_shutdown", "run_timeout", "timeout"]
+        "cascade", "interrupt", "memory_limit", "pool_shutdown", "requested", "run_timeout",
+        "timeout"]

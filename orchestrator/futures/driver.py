@@ -1,0 +1,226 @@
+"""The pool's loop thread: it owns the run (one per pool) and everything the scheduler holds.
+
+Other threads talk to it through two thread-safe deques, submissions and kill requests, and
+wake its ``executor.wait`` with ``executor.wakeup()`` (at most one wake-up pending at a time,
+so a burst of submits costs one pipe write). It takes a submission only when the scheduler has
+room (``max_workers`` running plus as many queued ahead), and marks its future running at that
+moment: until then ``Future.cancel()`` succeeds, as with the stdlib pool. Finished tasks go to
+the ``Completer`` thread, which sets the futures: a done-callback never runs on this thread,
+so none can delay a deadline, and this thread holds no lock while anything user-written runs.
+
+The driver holds no reference to the ``ProcessPool`` in front of it, so a pool dropped without
+``shutdown()`` is collected; its finalizer closes the intake and the run ends once its tasks
+have (``weakref.finalize``, as the stdlib's pool does with its wake-up weakref).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections import deque
+from concurrent.futures import Future
+from typing import Any, Sequence
+
+from ..clock import Clock
+from ..executors.base import Executor
+from ..model.policy import OrchestrationPolicy
+from ..model.spec import TaskSpec
+from ..scheduler.emitter import RunEvents
+from ..scheduler.intake import LiveScheduler
+from ..scheduler.records import TaskRecord
+from ..scheduler.state import TaskState
+from ..telemetry.events import EventHandler
+from .completion import Completer, Outcome
+from .metrics import MetricsSoFar
+from .submissions import Submissions
+
+__all__ = ["Driver", "PoolFuture"]
+
+_running: weakref.WeakSet[Driver] = weakref.WeakSet()
+
+
+def _finish_all_at_exit() -> None:
+    """At interpreter exit, let every pool finish what was submitted (as the stdlib's pool
+    does), before the local pools' own exit handler kills whatever workers are left."""
+    drivers = list(_running)
+    for driver in drivers:
+        driver.close(cancel_pending=False)
+    for driver in drivers:
+        driver.join()
+
+
+# Run before the atexit handlers, as concurrent.futures.process registers its own.
+getattr(threading, "_register_atexit", lambda fn: None)(_finish_all_at_exit)
+
+
+class PoolFuture(Future[Any]):
+    """A ``concurrent.futures.Future`` that knows its task: ``task_id``, and once done
+    ``duration`` (the last attempt's run time in the worker) and ``attempts``."""
+
+    task_id: str = ""
+    duration: float | None = None
+    attempts: int = 0
+
+
+class Driver:
+    """One pool's run, driven on its own thread (``start``), ended by ``close``."""
+
+    def __init__(self, executor: Executor, owns_executor: bool, policy: OrchestrationPolicy,
+                 on_event: EventHandler | Sequence[EventHandler] | None,
+                 clock: Clock) -> None:
+        self.executor = executor
+        self.policy = policy
+        self.clock = clock
+        self._owns = owns_executor
+        self._queue: Submissions[tuple[PoolFuture, TaskSpec]] = Submissions()
+        self._kills: deque[str] = deque()
+        self._futures: dict[str, PoolFuture] = {}  # taken by the scheduler; this thread's
+        self._closing = False
+        self._wake_pending = False
+        # Set (under the lock) before the executor closes: a late wake-up must not write to
+        # its closed pipe, whose descriptor number may belong to another file by then.
+        self._wake_lock = threading.Lock()
+        self._executor_closed = False
+        self.failure: BaseException | None = None  # what broke the loop, if anything did
+        self.events = RunEvents(on_event, clock, off_loop=True)
+        self.metrics = MetricsSoFar(policy.max_concurrency, clock)
+        self.sched = LiveScheduler(self._take, policy, executor, clock, events=self.events)
+        self._completer = Completer()
+        self._thread = threading.Thread(target=self._run, name="orchestrator-pool-loop",
+                                        daemon=True)
+        self._started = threading.Event()
+
+    # -- any thread ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        _running.add(self)
+        self._thread.start()
+        self._started.wait()
+        if self.failure is not None:
+            raise self.failure
+
+    def put(self, future: PoolFuture, spec: TaskSpec) -> None:
+        """Queue a submission (the caller checked the pool is open)."""
+        self._queue.put((future, spec), spec.priority)
+        self._wake()
+
+    def kill(self, task_id: str) -> None:
+        self._kills.append(task_id)
+        self._wake()
+
+    def close(self, cancel_pending: bool) -> None:
+        """No more submissions; with ``cancel_pending`` the queued ones are cancelled."""
+        self._closing = True
+        if cancel_pending:
+            while (item := self._queue.take()) is not None:
+                item[0].cancel()
+        self._wake(force=True)
+
+    def join(self, timeout: float | None = None) -> None:
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        if threading.current_thread() is not self._completer.thread:
+            self._completer.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _wake(self, force: bool = False) -> None:
+        if force or not self._wake_pending:
+            self._wake_pending = True
+            with self._wake_lock:
+                if not self._executor_closed:
+                    self.executor.wakeup()
+
+    # -- the loop thread -------------------------------------------------------------------------
+
+    def _take(self) -> TaskSpec | None:
+        """The next submission not cancelled, its future marked running; None if none now."""
+        queue = self._queue
+        while (item := queue.take()) is not None:
+            future, spec = item
+            if future.set_running_or_notify_cancel():
+                self._futures[spec.id] = future
+                return spec
+        return None
+
+    def _run(self) -> None:
+        sched = self.sched
+        try:
+            self.executor.open(self.clock, self.policy.max_concurrency,
+                               max_tasks_per_worker=self.policy.max_tasks_per_worker)
+            sched.start()
+        except BaseException as exc:
+            self.failure = exc
+            self._started.set()
+            self._finish(started=False)
+            return
+        self._started.set()
+        try:
+            self._loop(sched)
+        except BaseException as exc:  # a bug, or the executor failed: fail what is left
+            self.failure = exc
+            sched.abort()
+        finally:
+            self._finish(started=True)
+
+    def _loop(self, sched: LiveScheduler) -> None:
+        while True:
+            self._wake_pending = False  # a submit from here on wakes the wait again
+            closing = self._closing
+            while self._kills:
+                sched.kill_task(self._kills.popleft())
+            if closing and not self._queue:
+                sched.close()
+            if sched.done:
+                return
+            timeout = 0.0 if self._queue and sched.room else sched.next_timeout()
+            finished = sched.step(timeout)
+            if finished:
+                self._hand_over(finished)
+                del finished  # the records hold the tasks' arguments and values: drop them now
+
+    def _hand_over(self, finished: list[TaskRecord]) -> None:
+        futures = self._futures
+        batch: list[Outcome] = []
+        for rec in finished:
+            future = futures.pop(rec.id, None)
+            if future is None:
+                continue
+            self.metrics.add(rec)
+            future.duration = rec.duration
+            future.attempts = rec.attempt
+            if rec.state is TaskState.SUCCEEDED:
+                batch.append((future, True, rec.value, None, None))
+            else:
+                timeout = rec.spec.timeout or self.policy.task_timeout
+                batch.append((future, False, None, rec.error, timeout))
+        self._completer.put(batch)
+
+    def _finish(self, *, started: bool) -> None:
+        sched = self.sched
+        try:
+            if started:
+                sched.finish_run()
+            self.metrics.end()
+            self.events.close()
+        finally:
+            with self._wake_lock:
+                self._executor_closed = True
+            try:
+                if self._owns:
+                    self.executor.close(kill=self.failure is not None)
+            finally:  # whatever the close raised, no future is left waiting
+                self._fail_leftovers()
+                self._completer.close()
+
+    def _fail_leftovers(self) -> None:
+        """Whatever the run could not end (the loop broke): its futures get the error."""
+        error = RuntimeError(f"the pool's loop stopped: {self.failure!r}")
+        leftovers = [*self._futures.values()]
+        self._futures.clear()
+        while (item := self._queue.take()) is not None:
+            if item[0].set_running_or_notify_cancel():
+                leftovers.append(item[0])
+        self._completer.put([(f, False, None, error, None) for f in leftovers])

@@ -1,0 +1,60 @@
+"""``ProcessPool.metrics()``: the run's figures so far, kept as running sums (a pool forgets
+each task once its future is set, so the figures cannot be derived from stored results). The
+definitions are ``RunMetrics``'s (``telemetry/metrics.py``)."""
+
+from __future__ import annotations
+
+import threading
+
+from ..clock import Clock
+from ..model.results import RunMetrics
+from ..scheduler.records import TaskRecord
+
+__all__ = ["MetricsSoFar"]
+
+
+class MetricsSoFar:
+    """Sums over the tasks that ended, updated on the loop thread, read from any thread."""
+
+    def __init__(self, workers: int, clock: Clock) -> None:
+        self._workers = workers
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._started = clock.now()
+        self._ended: float | None = None
+        self._serial = 0.0
+        self._cpu = 0.0
+        self._longest = 0.0
+        self._attempts = 0
+        self._attempted = 0
+        self._retries = 0
+        self._counts: dict[str, int] = {}
+
+    def add(self, rec: TaskRecord) -> None:
+        with self._lock:
+            self._serial += rec.busy_time
+            self._longest = max(self._longest, rec.busy_time)
+            self._cpu += rec.cpu_time or 0.0
+            self._attempts += rec.attempt
+            self._attempted += 1 if rec.attempt else 0
+            self._retries += len(rec.retry_delays)
+            status = rec.state.value
+            self._counts[status] = self._counts.get(status, 0) + 1
+
+    def end(self) -> None:
+        self._ended = self._clock.now()
+
+    def snapshot(self) -> RunMetrics:
+        with self._lock:
+            wall = (self._ended if self._ended is not None else self._clock.now()) - self._started
+            workers = self._workers
+            used = max(1, min(workers, self._attempted)) if self._attempted else max(1, workers)
+            parallelism = self._serial / wall if wall > 0 else 0.0  # busy/wall
+            return RunMetrics(
+                wall_time=wall, serial_time=self._serial, parallelism=parallelism,
+                efficiency=parallelism / used,
+                utilization=self._serial / (workers * wall) if wall > 0 and workers else 0.0,
+                workers=workers, tasks=sum(self._counts.values()), attempts=self._attempts,
+                retries=self._retries, counts=dict(self._counts),
+                critical_path=self._longest,  # a flat batch: its longest task
+                cpu_time=self._cpu)
