@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
 from ..clock import Clock, MonotonicClock
 from ..executors.base import Executor as RunExecutor
 from ..model.policy import OrchestrationPolicy, RetryPolicy
+from ..model.resources import RateLimit
 from ..model.results import RunMetrics
 from ..telemetry.events import EventHandler
 from .driver import Driver, PoolFuture
@@ -56,15 +57,19 @@ class ProcessPool(Executor):
     run before it is killed, tree included (``TaskTimeout``). ``retry``: a ``RetryPolicy`` for
     every task (default: no retry). ``max_tasks_per_worker``: replace a worker after that many
     tasks. ``memory_limit``: megabytes of resident memory (worker plus children) past which a
-    task is killed (``MemoryLimitExceeded``). ``on_event``: the run's event sinks, as for
-    ``execute_parallel``. ``executor``: where tasks run (default: a private ``LocalPool``,
-    closed at shutdown; one given is left open). ``clock``: the run's clock (default the
-    monotonic one).
+    task is killed (``MemoryLimitExceeded``). ``resources`` and ``rate_limits``: capacities and
+    token buckets by name, as ``OrchestrationPolicy``'s, for tasks submitted through
+    ``options(resources=...)`` (``"cpu"`` defaults to the usable cores). ``on_event``: the
+    run's event sinks, as for ``execute_parallel``. ``executor``: where tasks run (default: a
+    private ``LocalPool``, closed at shutdown; one given is left open). ``clock``: the run's
+    clock (default the monotonic one).
     """
 
     def __init__(self, max_workers: int | None = None, *, task_timeout: float | None = None,
                  retry: RetryPolicy | None = None, max_tasks_per_worker: int | None = None,
                  memory_limit: float | None = None,
+                 resources: Mapping[str, float] | None = None,
+                 rate_limits: Mapping[str, RateLimit] | None = None,
                  on_event: EventHandler | Sequence[EventHandler] | None = None,
                  executor: RunExecutor | None = None, clock: Clock | None = None) -> None:
         if max_workers is None:
@@ -77,13 +82,15 @@ class ProcessPool(Executor):
         policy = OrchestrationPolicy(
             max_concurrency=max_workers, task_timeout=task_timeout,
             retry=retry if retry is not None else RetryPolicy(),
-            max_task_memory_mb=memory_limit, max_tasks_per_worker=max_tasks_per_worker)
+            max_task_memory_mb=memory_limit, max_tasks_per_worker=max_tasks_per_worker,
+            resources=dict(resources or {}), rate_limits=dict(rate_limits or {}))
         owns = executor is None
         if executor is None:
             from ..executors.local import LocalPool
 
             executor = LocalPool(max_tasks_per_worker=max_tasks_per_worker)
         self._max_workers = max_workers
+        self._policy = policy
         self._lock = threading.Lock()
         self._shut = False
         self._ids = itertools.count(1)
@@ -135,7 +142,7 @@ class ProcessPool(Executor):
         """A submitter whose tasks carry these settings (``timeout`` overrides
         ``task_timeout``; higher ``priority`` starts first)."""
         return Submitter(self, Options.make(timeout=timeout, retry=retry, resources=resources,
-                                            priority=priority, tags=tags))
+                                            priority=priority, tags=tags, policy=self._policy))
 
     def kill(self, future: PoolFuture) -> bool:
         """Stop ``future``'s task: one not started is cancelled; a running one is killed with its

@@ -15,7 +15,8 @@ from typing import Any, Callable, Mapping
 
 from workers.calls import Packed
 
-from ..model.policy import RetryPolicy
+from ..model.policy import OrchestrationPolicy, RetryPolicy
+from ..model.resources import check_fits
 from ..model.spec import TaskSpec
 
 __all__ = ["Options", "task_spec"]
@@ -42,15 +43,13 @@ class Options:
     @classmethod
     def make(cls, *, timeout: float | None, retry: RetryPolicy | None,
              resources: Mapping[str, float] | None, priority: int,
-             tags: Mapping[str, Any] | None) -> Options:
-        """Checked settings: a bad one raises here, naming it, before anything is submitted."""
-        if resources:
-            # TaskSpec has no resources field on this branch (the resources work adds it).
-            raise NotImplementedError(
-                f"options(resources={dict(resources)!r}): resource admission is not available "
-                f"in this build (the pool takes no resource capacities yet)")
+             tags: Mapping[str, Any] | None, policy: OrchestrationPolicy) -> Options:
+        """Checked settings: a bad one raises here, naming it, before anything is submitted
+        (a resource the pool has no capacity for, or more of it than there is, too: such a
+        task could never start)."""
         probe = TaskSpec(id="options", fn=_CALL, timeout=timeout, retry=retry,
-                         priority=priority, tags=dict(tags or {}))
+                         priority=priority, tags=dict(tags or {}), resources=dict(resources or {}))
+        check_fits(probe, policy.resources, policy.rate_limits)
         return cls(timeout=probe.timeout, retry=probe.retry, priority=probe.priority,
                    tags=probe.tags, template=probe)
 

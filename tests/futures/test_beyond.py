@@ -238,3 +238,19 @@ def test_a_given_executor_runs_the_tasks_and_is_left_open():
             assert not local.closed
     finally:
         local.close()
+
+
+def test_options_resources_cap_the_overlap_and_bad_requests_fail_before_submit(
+        pools, tmp_path: Path) -> None:
+    from tests.process import resource_tasks as rt
+    from tests.process.test_resources import _largest_overlap
+
+    pool = pools(4, resources={"api": 2}, task_timeout=60)
+    api = pool.options(resources={"api": 1})
+    futures = [api.submit(rt.meet, str(tmp_path), 2, 0.05) for _ in range(6)]
+    intervals = [f.result(timeout=60) for f in futures]
+    assert _largest_overlap(intervals) == 2  # two meet, so two overlap; never a third
+    with pytest.raises(SpecError, match="'gpu' has no capacity"):
+        pool.options(resources={"gpu": 1})
+    with pytest.raises(SpecError, match="capacity is 2"):
+        pool.options(resources={"api": 3})
