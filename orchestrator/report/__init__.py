@@ -7,7 +7,7 @@
     execute_graph(tasks, on_event=sink)
     write_report(sink.events, "report.html")          # or read_events("run.jsonl")
 
-The page has a header (status, wall against serial time, speedup, counts), a timeline with one
+The page has a header (status, wall against busy time, parallelism, counts), a timeline with one
 lane per worker and one bar per attempt, the running count over time, the graph in layers, the
 gates and a sortable task table. It loads nothing: styles, scripts and data are inline.
 

@@ -54,7 +54,7 @@ def test_a_real_run_drawn_in_chromium(browser, real, artifacts):
     assert {s: int(v) for s, v in counts} == dict(metrics.counts)
     figures = dict(browser.attrs("[data-metric]:not([data-metric=counts])", "data-metric",
                                  "data-value"))
-    assert {"wall_time", "serial_time", "speedup_vs_serial", "efficiency", "tasks", "attempts",
+    assert {"wall_time", "serial_time", "parallelism", "efficiency", "tasks", "attempts",
             "retries"} <= set(figures)
     for name, value in figures.items():
         assert float(value) == getattr(metrics, name), name

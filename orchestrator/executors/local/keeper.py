@@ -9,7 +9,9 @@ data); a new reaper is told every live worker at once.
 
 from __future__ import annotations
 
+import os
 import selectors
+import signal
 from typing import Any, Iterable
 
 from workers import reaper
@@ -103,7 +105,10 @@ class ReaperKeeper:
         if process is None or not _started(process):
             return  # a process that never started cannot be joined (issue 11 item 16)
         if kill and process.exitcode is None:
-            process.kill()
+            try:  # loky's Popen has no kill(): signal the pid
+                os.kill(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, TypeError):
+                pass
         process.join(5)
 
 

@@ -16,12 +16,14 @@ function renderHeader() {
     '<div class="figures">',
   ];
   if (m) {
+    var parallel = m.parallelism != null ? m.parallelism : m.speedup_vs_serial;
     out.push(
       figure("data-metric", "wall_time", m.wall_time, secs(m.wall_time), "wall time"),
       figure("data-metric", "serial_time", m.serial_time, secs(m.serial_time),
-        "serial time (all attempts, one worker)"),
-      figure("data-metric", "speedup_vs_serial", m.speedup_vs_serial,
-        num(m.speedup_vs_serial, 2) + "\u00d7", "speedup"),
+        "busy time (all attempts)"),
+      // parallelism: busy / wall (schema 1.2); an older log names it speedup_vs_serial.
+      figure("data-metric", "parallelism", parallel, num(parallel, 2) + "\u00d7",
+        "parallelism (busy/wall)"),
       figure("data-metric", "efficiency", m.efficiency, num(m.efficiency * 100, 0) + " %",
         "efficiency"),
       figure("data-metric", "utilization", m.utilization, num(m.utilization * 100, 0) + " %",
