@@ -42,7 +42,7 @@ class Sizing:
 
 
 FULL = Sizing(graph_tasks=100_000, stream_tasks=200_000, repetitions=3)
-QUICK = Sizing(graph_tasks=10_000, stream_tasks=20_000, repetitions=2)
+QUICK = Sizing(graph_tasks=5_000, stream_tasks=5_000, repetitions=1)
 FLAT_TOLERANCE = 0.05  # peak RSS may grow at most 5% between 10% and 100% of the stream
 
 

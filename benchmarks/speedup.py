@@ -43,7 +43,7 @@ class Sizing:
 
 
 FULL = Sizing(tasks=16, seconds=0.25, concurrency=(1, 2, 4, 8), repetitions=3)
-QUICK = Sizing(tasks=8, seconds=0.04, concurrency=(1, 2, 4, 8), repetitions=2)
+QUICK = Sizing(tasks=8, seconds=0.04, concurrency=(1, 2, 4, 8), repetitions=1)
 
 WORKLOADS = ("cpu", "io", "dag", "dag_cpu")
 LABELS = {"cpu": "CPU-bound", "io": "sleep (IO-bound)", "dag": "mixed DAG",

@@ -162,8 +162,8 @@ def _repickle(reps: int) -> list[list[Any]]:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    n_commit, reps = (2000, 2) if quick else (20_000, 5)
-    n_resume, failed = 10_000, 10
+    n_commit, reps = (500, 1) if quick else (20_000, 5)
+    n_resume, failed = (1000 if quick else 10_000), 10
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         folder = Path(tmp)
         commit_figures, commit_rows = _commits(folder, n_commit, reps)
@@ -173,7 +173,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         e2e_tables, e2e_checks, e2e = store_e2e.section(folder, quick)
     resume = summarize([t for t, _ in resumes])
     reused = resumes[0][1]
-    fingerprint = _fingerprints(2000 if quick else 10_000, reps)
+    fingerprint = _fingerprints(500 if quick else 10_000, reps)
     tables = [
         table(f"commit cost: {n_commit:,} outcomes (small values) into a WAL store, "
               f"synchronous=NORMAL ({reps} runs)",
@@ -196,9 +196,10 @@ def run(quick: bool = False) -> dict[str, Any]:
                      "unpickling."]),
     ]
     checks = [
-        check("store side of a resume: 10,000 tasks, 9,990 reused", "< 2 s (issue 12: the "
-              "store's part alone)",
-              fmt(resume, 3) + " s", resume["median"] < 2.0 and reused == n_resume - failed),
+        check(f"store side of a resume: {n_resume:,} tasks, {n_resume - failed:,} reused",
+              "< 2 s at 10,000 (issue 12: the store's part alone)",
+              fmt(resume, 3) + " s" + (" (--quick: not the issue's size)" if quick else ""),
+              None if quick else resume["median"] < 2.0 and reused == n_resume - failed),
         *e2e_checks,
     ]
     tables += e2e_tables

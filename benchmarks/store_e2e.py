@@ -92,10 +92,10 @@ def section(folder: Path, quick: bool) -> tuple[list[dict[str, Any]], list[dict[
     """The end-to-end tables, checks and figures for benchmarks/store.py."""
     from .report import check, table
 
-    n, rounds = (1000, 3) if quick else (5000, 7)
+    n, rounds = (300, 2) if quick else (5000, 7)
     noop = overhead(folder, "noop", _tasks(n, "workers.agents:noop", ()), rounds)
     cpu = overhead(folder, "cpu", _tasks(n, "workers.agents:burn_cpu", (0.001,)), rounds)
-    back = resume(folder, 2000 if quick else 10_000, 10, 1 if quick else 3)
+    back = resume(folder, 500 if quick else 10_000, 10, 1 if quick else 3)
     rows = []
     for name, fig in (("no-op", noop), ("~1 ms", cpu)):
         for variant in VARIANTS:

@@ -180,7 +180,7 @@ def _workload(name: str, tasks: list[TaskSpec], rounds: int, tmp: str) -> dict[s
 def run(quick: bool = False) -> dict[str, Any]:
     """The suite's result shape (``benchmarks/report.py``): title, tables, checks, notes, and
     ``figures`` with every run's seconds per workload and variant."""
-    n = 1000 if quick else 5000
+    n = 500 if quick else 5000
     rounds = 2 if quick else 15
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:

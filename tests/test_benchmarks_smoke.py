@@ -25,11 +25,11 @@ RAN = ("speedup", "overhead", "dag", "timeouts", "scale", "futures")
 
 
 @pytest.mark.process
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(420)  # ~50 s on a quiet 2-core machine; a loaded CI runner is slower
 def test_quick_suite_runs_and_writes_its_files(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(tmp_path)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=170)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     assert "CPU:" in out and "Python" in out  # the machine header
