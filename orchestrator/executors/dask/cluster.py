@@ -29,6 +29,8 @@ from ...model.errors import PoolError
 
 __all__ = ["Cluster", "LocalSpec"]
 
+LOST_CLOSE_S = 2.0  # how long closing a client that lost its scheduler may take
+
 
 @dataclass(frozen=True)
 class LocalSpec:
@@ -230,6 +232,17 @@ class Cluster:
         if client is None:
             self._close_local()
             return
+        # A client that lost its scheduler waits out its reconnect timeout (30 s) on every
+        # round trip: without one, there is nothing to tidy up there.
+        connected = client.status == "running"
+        if connected:
+            self._tidy(client)
+        if self._own_client:
+            client.close(timeout=None if connected else LOST_CLOSE_S)
+        self._close_local()
+
+    def _tidy(self, client: Any) -> None:
+        """Take this link's plugin and topics off a connected scheduler."""
         try:
             client.unregister_worker_plugin(self.name)
         except Exception:
@@ -242,9 +255,6 @@ class Cluster:
                     client.unsubscribe_topic(topic)
             except Exception:
                 pass
-        if self._own_client:
-            client.close()
-        self._close_local()
 
     def _close_local(self) -> None:
         local, self._local = self._local, None
