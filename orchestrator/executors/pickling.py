@@ -60,8 +60,13 @@ def dumps_callable(fn: Any) -> bytes:
         raise SerializationError(f"{type(exc).__name__}: {_str(exc)}") from exc
 
 
+_NO_ARGUMENTS = pickle.dumps(((), {}), PROTOCOL)
+
+
 def dumps_arguments(task_id: str, args: Any, kwargs: Mapping[str, Any]) -> bytes:
     """Pickle a task's ``(args, kwargs)``; the error names the task and the part that failed."""
+    if not args and not kwargs:
+        return _NO_ARGUMENTS  # the common case of a task without inputs, pickled once
     try:
         return dumps((args, kwargs))
     except SerializationError as exc:

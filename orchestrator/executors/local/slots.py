@@ -59,7 +59,7 @@ class Slot:
     __slots__ = (
         "index", "process", "wire", "pid", "sentinel", "state", "queue", "started_at", "done",
         "spawned_at", "killed", "kill_sig", "ready_by", "stalled", "rss_base", "rss_checked",
-        "tag", "worn",
+        "tag", "worn", "statm",
     )
 
     def __init__(self, index: int, process: Any, wire: Wire, spawned_at: float,
@@ -85,6 +85,7 @@ class Slot:
         self.rss_base: int | None = None  # resident bytes after its first checked task
         self.rss_checked = 0  # ``done`` at the last memory check
         self.worn = False  # outgrew max_worker_memory_mb: takes no more work, then is replaced
+        self.statm = -1  # a descriptor of /proc/PID/statm once memory.resident_bytes read it
         self.tag = ""  # in its descendants' environment (``workers.process.TAG_ENV``)
 
     def move(self, to: SlotState) -> None:

@@ -27,6 +27,7 @@ from workers.tree import kill_group, kill_tree
 
 from ...clock import Clock, MonotonicClock
 from ...model.errors import PoolError
+from . import memory
 from .keeper import ReaperKeeper, close_fd, exit_fd
 from .slots import GONE, KILLING, READY, RETIRING, STARTING, Slot
 from .wire import Wire
@@ -260,6 +261,7 @@ class Supervisor:
         if slot.sentinel != slot.process.sentinel:
             close_fd(slot.sentinel)  # our pidfd
             slot.sentinel = slot.process.sentinel
+        memory.release(slot)
         slot.wire.close()
 
     def _kill_remains(self, slot: Slot, scan: bool = True) -> None:
