@@ -87,6 +87,8 @@ class Expansion(Endings):
             return
         rec.children = children
         rec.children_left = len(children)
+        if self.store is not None:
+            self.store.expanded(rec)
         if self.events.handler is not None:
             self.events.task_event(EventType.TASK_EXPANDED, rec, data={
                 "n": len(children), "children": [c.id for c in children]})

@@ -20,7 +20,7 @@ key is never silently partial (prefect#15861); the task simply runs.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ..model.policy import RetryPolicy
 from ..model.spec import Ref, TaskSpec
@@ -29,7 +29,7 @@ from .code import CodeFingerprints, identity
 from .keys import Fingerprint, Key, NotCacheable
 from .origin import PYTHON
 
-__all__ = ["Fingerprinter", "KEY_FORMAT", "failed_upstream"]
+__all__ = ["Fingerprinter", "KEY_FORMAT", "failed_upstream", "mapped_key"]
 
 KEY_FORMAT = 1
 
@@ -38,6 +38,19 @@ def failed_upstream(task_id: str, status: str) -> NotCacheable:
     """The key to pass for an upstream that did not succeed: a Ref to it resolves to its
     ``TaskError`` (``on_failure="continue"``), which is no input to cache by."""
     return NotCacheable(f"task {task_id!r} {status}, so a Ref to it is its error, not a value")
+
+
+def mapped_key(children: Sequence[tuple[str, Key | None]]) -> Key:
+    """The key of a mapped task that succeeded: its value is its children's values in index
+    order, so it is the children's keys in that order (each covers its element and the rest of
+    its inputs). A downstream ``Ref`` to it is then keyed like any other, and a resume reuses it."""
+    h = hashlib.sha256(b"orchestrator mapped task key %d\n" % KEY_FORMAT)
+    for child_id, key in children:
+        if not isinstance(key, Fingerprint):
+            why = key.reason if isinstance(key, NotCacheable) else "it has no key"
+            return NotCacheable(f"its child {child_id!r} is not cacheable: {why}")
+        h.update(key.digest)
+    return Fingerprint(h.digest())
 
 
 class Fingerprinter:

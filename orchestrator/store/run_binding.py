@@ -1,7 +1,7 @@
 """RunBinding: one run's tie to its store: keys, reuse, recording, committing.
 
 The session opens it (``StoreOptions.bind``) before anything runs, so a bad store path or an
-unknown run to resume fails first; the scheduler calls it at four points and nowhere else:
+unknown run to resume fails first; the scheduler calls it at these points and nowhere else:
 
 * ``check(rec)`` when a task becomes ready for its first attempt: compute its key (its
   upstreams' keys are known by then: a task is ready only once they ended), and look for a
@@ -11,13 +11,15 @@ unknown run to resume fails first; the scheduler calls it at four points and now
 * ``apply(rec)`` just before the scheduler ends a task it found reusable: the record takes the
   stored result (value, times as they were in the run it came from, ``attempts`` 0);
 * ``ended(rec)`` as any task ends: its outcome is buffered (no I/O on the loop);
+* ``expanded(rec)`` when a mapped task expands: its children's ids are buffered;
 * ``commit()`` at the end of each scheduler step, before the step's results are handed out;
   ``finish()`` when the run ends. When storing stops for good (disk full), ``store.stopped``
   says why once and the run goes on in memory.
 
-Fan-out hook: a mapped child's key must cover its element. A child is a ``TaskSpec`` whose
-args carry the element, so ``check`` covers it as it is; an expansion that keeps the element
-elsewhere should pass it to ``Fingerprinter.task`` through ``upstream``/args here, in ``key``.
+Fan-out: a mapped child is a ``TaskSpec`` whose args carry its element, so ``check`` keys it
+like any task. The mapped task itself never runs; when it succeeds, ``ended`` gives it the key
+of its value, its children's keys in index order (``mapped_key``), so a task downstream of it
+is keyed, and reused on a resume, like any other.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Sequence, Union
 from ..model.errors import SpecError
 from ..model.policy import OrchestrationPolicy
 from ..telemetry.events import EventType
-from .fingerprint import Fingerprinter, failed_upstream
+from .fingerprint import Fingerprinter, failed_upstream, mapped_key
 from .keys import Fingerprint, Key, NotCacheable
 from .records import StoredTask
 from .store import RunStore
@@ -202,11 +204,21 @@ class RunBinding:
         if not result.ok and self._graph:
             # A Ref to it resolves to its error (on_failure="continue"): nothing to cache by.
             self._keys[rec.id] = failed_upstream(rec.id, result.status.value)
+        if rec.children is not None and result.ok:
+            rec.key = mapped_key([(c.id, c.key) for c in rec.children])
+            if self._graph:
+                self._keys[rec.id] = rec.key
         key = rec.key
         if key is None:  # it ended before it was ready (skipped, cancelled)
             key = NotCacheable(f"it was {result.status.value} before it was ready")
         if self.writer is not None:
             self.writer.record(result, key, reused=hit[0] if hit is not None else None)
+
+    def expanded(self, rec: TaskRecord) -> None:
+        """Buffer what mapped ``rec`` expanded into (a resume expands it again from its reused
+        upstream value, to the same children; the store keeps the list to show). Mutates."""
+        if self.writer is not None and rec.children is not None:
+            self.writer.record_expansion(rec.id, [c.id for c in rec.children])
 
     @property
     def pending(self) -> bool:

@@ -46,3 +46,8 @@ def expected() -> dict[str, int]:
 
 def executions(side: Path) -> list[str]:
     return side.read_text(encoding="utf-8").split() if side.exists() else []
+
+
+def spread(plan_value: int) -> list[int]:
+    """A planner's answer: ``[1, 2, 3]`` (the mapped-task resume test maps over it)."""
+    return list(range(plan_value, plan_value + 3))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator import Ref, TaskSpec, execute_graph, iter_parallel
+from orchestrator import Each, Ref, TaskSpec, execute_graph, iter_parallel
 from orchestrator.executors.inline import InlineExecutor
 from orchestrator.model.errors import SpecError
 from orchestrator.store import RunStore, UnknownRunError
@@ -112,6 +112,49 @@ def test_a_task_that_failed_runs_again_on_resume_with_only_what_is_below_it(
     assert sorted(Path(side).read_text().split()) == ["flaky", "g"]
     assert {r.id for r in second if r.reused_from == first.run_id} == {"a", "b", "h"}
     assert second.metrics.reused == 3 and second.metrics.counts == {"succeeded": 5}
+
+
+def _per_item(marker: str, side: str, x: int) -> int:
+    with open(side, "a", encoding="utf-8") as f:
+        f.write(f"item{x}\n")
+    if x == 2 and not Path(marker).exists():
+        raise RuntimeError("not yet")
+    return x * 10
+
+
+def _merged(side: str, values: list[int]) -> int:
+    return _logged("merge", side, *values)
+
+
+def test_a_mapped_task_resumes_child_by_child_and_what_is_below_it_is_reused(
+        tmp_path: Path) -> None:
+    db, side, marker = tmp_path / "runs.db", str(tmp_path / "side"), str(tmp_path / "ok")
+    tasks = [TaskSpec("plan", _logged, ("plan", side)),
+             TaskSpec("items", dag_tasks.spread, (Ref("plan"),)),
+             TaskSpec("each", _per_item, (marker, side, Each(Ref("items")))),
+             TaskSpec("merge", _merged, (side, Ref("each")))]
+    inline = InlineExecutor()
+    first = execute_graph(tasks, executor=inline, store=db, run_name="fan")
+    states = {r.id: r.status.value for r in first}
+    assert states["each[1]"] == "failed" and states["merge"] == "skipped"
+    assert states["each[0]"] == states["each[2]"] == "succeeded"
+
+    Path(marker).touch()
+    Path(side).unlink()
+    second = execute_graph(tasks, executor=inline, store=db, run_name="fan", resume=True)
+    assert second.ok, {r.id: (r.status.value, r.error) for r in second}
+    assert second.values["each"] == [10, 20, 30]
+    assert second.values["merge"] == 61
+    assert sorted(Path(side).read_text().split()) == ["item2", "merge"]  # nothing else ran
+    assert {r.id for r in second if r.reused_from == first.run_id} == {
+        "plan", "items", "each[0]", "each[2]"}
+
+    Path(side).unlink()
+    third = execute_graph(tasks, executor=inline, store=db, run_name="fan", resume=True)
+    assert third.values == second.values and not Path(side).exists()  # all of it reused,
+    assert third.metrics.reused == 6  # the merge below the mapped task too (not the group)
+    with RunStore(db) as store:
+        assert store.expansion(first.run_id, "each") == ("each[0]", "each[1]", "each[2]")
 
 
 _MODULE = '''
