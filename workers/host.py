@@ -180,11 +180,7 @@ class Host:
             threading.Thread(target=self._retire, args=(runner,), name="runner-retire",
                              daemon=True).start()
             return
-        with self.lock:
-            if not self.closed:
-                self.idle.append(runner)
-                return
-        self._discard(runner)
+        self._keep_idle(runner)
 
     def _retire(self, runner: Runner) -> None:
         self._replace()
@@ -200,6 +196,10 @@ class Host:
             runner = self._spawn()
         except StartFailed:
             return
+        self._keep_idle(runner)
+
+    def _keep_idle(self, runner: Runner) -> None:
+        """Put ``runner`` on the idle list, or end it if the host has closed meanwhile."""
         with self.lock:
             if not self.closed:
                 self.idle.append(runner)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Union
+from typing import Any, Mapping, Protocol, TypeVar, Union
 
 from workers.protocol import RAW
 
@@ -23,7 +23,7 @@ from ..model.spec import TaskFn
 __all__ = [
     "Attempt", "AttemptStarted", "AttemptFinished", "AttemptLost", "AttemptRequeued",
     "WorkerStarted", "WorkerExited", "ExecutorEvent", "Executor", "error_from_tuple",
-    "finished_value", "finished_reports", "attempt_finished",
+    "finished_value", "finished_reports", "attempt_finished", "ClosesOnExit",
 ]
 
 
@@ -117,6 +117,29 @@ class WorkerExited:
 ExecutorEvent = Union[
     AttemptStarted, AttemptFinished, AttemptLost, AttemptRequeued, WorkerStarted, WorkerExited
 ]
+
+
+_Closing = TypeVar("_Closing", bound="ClosesOnExit")
+
+
+class ClosesOnExit:
+    """``with executor:`` closes it on the way out, killing what still runs when the block
+    raised; ``closed`` says whether ``close`` ran. For the executors that own processes."""
+
+    _closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self, *, kill: bool = False) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _Closing) -> _Closing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(kill=exc[0] is not None)
 
 
 class Executor(Protocol):

@@ -97,37 +97,26 @@ class ResourceUsage:
 
 def check_request(value: Any, task_id: str) -> dict[str, float]:
     """A task's ``resources``, checked: names -> positive amounts, sorted by name."""
-    if not isinstance(value, Mapping):
-        raise SpecError(f"task {task_id!r}: resources must be a mapping of name to amount, "
-                        f"got {value!r}")
-    out: dict[str, float] = {}
-    for name in sorted(value, key=str):
-        amount = value[name]
-        if not _name_ok(name):
-            raise SpecError(f"task {task_id!r}: a resource name must be a non-empty string, "
-                            f"got {name!r}")
-        if not _positive(amount):
-            raise SpecError(f"task {task_id!r}: resources[{name!r}] must be a number > 0, "
-                            f"got {amount!r}")
-        out[name] = amount
-    return out
+    return _amounts(value, f"task {task_id!r}: resources", "amount", SpecError)
 
 
 def check_capacities(value: Any) -> dict[str, float]:
     """The policy's ``resources``, checked, with ``"cpu"`` filled in (usable cores)."""
+    given = _amounts(value, "OrchestrationPolicy.resources", "capacity", PolicyError)
+    return dict(sorted({"cpu": usable_cores(), **given}.items()))
+
+
+def _amounts(value: Any, where: str, what: str, error: type[Exception]) -> dict[str, float]:
+    """``value`` checked as names -> numbers > 0, sorted by name; ``where`` starts every
+    message, ``what`` says what a number is."""
     if not isinstance(value, Mapping):
-        raise PolicyError(f"OrchestrationPolicy.resources must be a mapping of name to "
-                          f"capacity, got {value!r}")
-    out: dict[str, float] = {"cpu": usable_cores()}
+        raise error(f"{where} must be a mapping of name to {what}, got {value!r}")
     for name, amount in value.items():
         if not _name_ok(name):
-            raise PolicyError(f"OrchestrationPolicy.resources: a name must be a non-empty "
-                              f"string, got {name!r}")
+            raise error(f"{where}: a name must be a non-empty string, got {name!r}")
         if not _positive(amount):
-            raise PolicyError(f"OrchestrationPolicy.resources[{name!r}] must be a number > 0, "
-                              f"got {amount!r}")
-        out[name] = amount
-    return dict(sorted(out.items()))
+            raise error(f"{where}[{name!r}] must be a number > 0, got {amount!r}")
+    return dict(sorted(value.items()))
 
 
 def check_rate_limits(value: Any) -> dict[str, RateLimit]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence, cast
 
 from ...clock import Clock
 from ...model.errors import PoolError
-from ..base import Attempt, ExecutorEvent
+from ..base import Attempt, ClosesOnExit, ExecutorEvent
 from ..pickling import dumps_arguments
 from .cluster import Cluster, LocalSpec
 from .flights import Flight
@@ -33,7 +33,7 @@ MEMORY_SAMPLE_S = 0.05
 QUEUE_LIMIT_BYTES = 32 * 1024
 
 
-class DaskExecutor(Tracking):
+class DaskExecutor(Tracking, ClosesOnExit):
     """Runs attempts on a Dask cluster: ``DaskExecutor("tcp://10.0.0.5:8786")``, or a
     ``distributed.Client`` you made (for TLS: ``Client(address, security=Security(...))``).
 
@@ -235,16 +235,6 @@ class DaskExecutor(Tracking):
         _live.discard(self)
         self.end_run()
         self._cluster.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> DaskExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close(kill=exc[0] is not None)
 
     def __repr__(self) -> str:
         if self._closed:

@@ -23,6 +23,7 @@ from ..base import (
     AttemptLost,
     AttemptRequeued,
     AttemptStarted,
+    ClosesOnExit,
     ExecutorEvent,
     WorkerExited,
     WorkerStarted,
@@ -42,7 +43,7 @@ __all__ = ["LocalPool", "close_all_pools"]
 QUEUE_LIMIT_BYTES = 32 * 1024
 
 
-class LocalPool:
+class LocalPool(ClosesOnExit):
     """A pool of worker processes for ``execute_*`` (``executor=LocalPool(...)``).
 
     ``max_workers``: initial size (the scheduler resizes it to the run's ``max_concurrency``).
@@ -215,16 +216,6 @@ class LocalPool:
         self._selector.close()
         close_fd(self._wake_r)
         close_fd(self._wake_w)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __enter__(self) -> LocalPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close(kill=exc[0] is not None)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{self.capacity} workers"
