@@ -249,10 +249,8 @@ class Supervisor:
 
     def mute(self, slot: Slot) -> None:
         """Stop reading ``slot``'s pipe (it reached its end); its sentinel reports the death."""
-        try:
+        with contextlib.suppress(KeyError, ValueError, OSError):
             self._selector.unregister(slot.wire.fileno())
-        except (KeyError, ValueError, OSError):
-            pass
 
     def forget(self, slot: Slot) -> None:
         self.mute(slot)
