@@ -97,10 +97,13 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _header(conn: sqlite3.Connection) -> tuple[int, int, int]:
-    """(application_id, user_version, number of tables)."""
-    app = conn.execute("PRAGMA application_id").fetchone()[0]
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+    """(application_id, user_version, number of tables), read in one statement: one snapshot.
+    Three statements outside a transaction could each see another one, and a file another
+    process was creating read as "tables but no application_id": not a run store."""
+    app, version, tables = conn.execute(
+        "SELECT (SELECT application_id FROM pragma_application_id()), "
+        "(SELECT user_version FROM pragma_user_version()), "
+        "(SELECT count(*) FROM sqlite_master WHERE type = 'table')").fetchone()
     return int(app), int(version), int(tables)
 
 

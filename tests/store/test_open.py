@@ -139,3 +139,27 @@ def test_a_full_disk_is_refused_at_open(tmp_path: Path) -> None:
     assert done.stdout.splitlines() == [
         f"run store {fs}/{name}: the disk is full (0 bytes free on the file system of {fs})"
         for name in ("old.db", "new.db")]
+
+
+def test_the_header_is_read_from_one_snapshot(tmp_path: Path) -> None:
+    # Read in three statements, a store another process was creating could be seen between
+    # its commits' snapshots as "6 tables, application_id 0": not a run store (seen in CI when
+    # two workflows opened one new file at once). One statement reads one snapshot.
+    from orchestrator.store.migrations import _header
+
+    with RunStore(tmp_path / "runs.db"):
+        pass
+    conn = sqlite3.connect(tmp_path / "runs.db")
+    tables = len(_tables(conn))
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        assert _header(conn) == (APPLICATION_ID, SCHEMA_VERSION, tables)
+    finally:
+        conn.close()
+    # The trace also shows the pragmas a statement runs inside it, as "-- PRAGMA ..." lines.
+    assert len([s for s in statements if not s.startswith("--")]) == 1, statements
+
+
+def _tables(conn: sqlite3.Connection) -> list[str]:
+    return [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
