@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -75,16 +74,6 @@ def test_a_dag_with_refs_gives_the_same_values_as_on_the_local_pool(dask_executo
     for r in remote:
         assert r.worker in workers and r.worker_pid is not None and r.attempts == 1
     assert len(remote) == 12
-
-
-def test_a_large_argument_is_scattered_not_sent_in_the_graph(dask_executor):
-    # 12 MB: over Dask's 10 MB "Sending large graph" warning, and over SCATTER_BYTES.
-    payload = bytes(range(256)) * (12 * 4096)
-    specs = [TaskSpec(f"big{i}", "workers.agents:echo", args=(payload,)) for i in range(2)]
-    with warnings.catch_warnings():
-        warnings.filterwarnings("error", message=".*[Ll]arge graph")
-        result = execute_parallel(specs, POLICY, executor=dask_executor)
-    assert result.ok and all(r.value == payload for r in result.tasks.values())
 
 
 def test_capacity_is_the_clusters_thread_count(dask_executor, cluster):

@@ -30,9 +30,6 @@ from ...model.errors import PoolError
 __all__ = ["Cluster", "LocalSpec"]
 
 LOST_CLOSE_S = 2.0  # how long closing a client that lost its scheduler may take
-# Arguments above this go to the cluster with ``scatter`` and the task names them: Dask warns
-# about every task graph over 10 MB ("Sending large graph") and sends it through the scheduler.
-SCATTER_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -176,18 +173,14 @@ class Cluster:
         """Submit one attempt's task body and follow it to its outcome."""
         assert self.client is not None
         client = self.client
-        data: Any = args
-        if len(args) > SCATTER_BYTES:
-            data = client.scatter(args, hash=False, workers=workers)
         future = client.submit(run_attempt, self.name, key, run, ticket, task_id, attempt,
-                               timeout, fn, data, limit, key=key, pure=False, retries=0,
+                               timeout, fn, args, limit, key=key, pure=False, retries=0,
                                workers=workers, allow_other_workers=False)
-        # Dask calls this on a thread of its own once the future is done, however it ended;
-        # the scattered arguments are held (by the callback) until then.
-        future.add_done_callback(functools.partial(self._on_done, run, ticket, data))
+        # Dask calls this on a thread of its own once the future is done, however it ended.
+        future.add_done_callback(functools.partial(self._on_done, run, ticket))
         return future
 
-    def _on_done(self, run: int, ticket: int, _held: Any, future: Any) -> None:
+    def _on_done(self, run: int, ticket: int, future: Any) -> None:
         self.inbox.append(("finished", run, ticket, future))
         self.wake.set()
 
