@@ -26,7 +26,7 @@ from .admission import Admission
 from .attempts import AttemptTable
 from .emitter import RunEvents
 from .facts import task_facts
-from .ready import Intake, Prefetch, ReadyQueue
+from .ready import PREFETCH_BELOW_S, Intake, Prefetch, ReadyQueue
 from .records import TaskRecord
 from .state import LOST_ENDS, KillReason, StopReason, TaskState
 from .timers import Timer, TimerHeap, TimerKey
@@ -59,7 +59,8 @@ class Endings:
         self._ready = ReadyQueue(policy.critical_path_first)
         self._admission = Admission(policy, clock, events)
         self._attempts = AttemptTable(self._admission)
-        self._prefetch = Prefetch(policy.pending_limit)
+        self._prefetch = Prefetch(policy.pending_limit,
+                                 getattr(executor, "prefetch_below_s", PREFETCH_BELOW_S))
         self._timers: TimerHeap[TimerKey] = TimerHeap()
         self._completed: list[TaskRecord] = []
         self._unfinished = 0

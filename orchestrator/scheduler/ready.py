@@ -138,12 +138,14 @@ class Intake:
 
 class Prefetch:
     """Whether to queue an attempt behind a busy worker: only while at most ``limit`` are queued
-    and the recent attempts are short."""
+    and the recent attempts are short (under ``below_s``: an executor whose round trip is
+    longer than the local pool's says how short with its ``prefetch_below_s``)."""
 
-    __slots__ = ("_limit", "_ewma")
+    __slots__ = ("_limit", "_below", "_ewma")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, below_s: float = PREFETCH_BELOW_S) -> None:
         self._limit = limit
+        self._below = below_s
         self._ewma: float | None = None  # of attempt durations
 
     def observe(self, duration: float) -> None:
@@ -155,4 +157,4 @@ class Prefetch:
         """Whether one more may be queued, ``queued`` being queued now."""
         if self._limit <= 0 or queued >= self._limit:
             return False
-        return self._ewma is not None and self._ewma < PREFETCH_BELOW_S
+        return self._ewma is not None and self._ewma < self._below

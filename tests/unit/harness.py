@@ -34,11 +34,14 @@ def t(task_id: str, *deps: str, **fields: Any) -> TaskSpec:
 class Harness:
     def __init__(self, tasks: Iterable[TaskSpec], *, workers: int = 2, flat: bool = False,
                  retain: bool = True, obey_kills: bool = True, start: bool = True,
-                 on_event: Any = None, **policy: Any) -> None:
+                 on_event: Any = None, prefetch_below_s: float | None = None,
+                 **policy: Any) -> None:
         policy.setdefault("max_concurrency", workers)
         self.policy = OrchestrationPolicy(**policy)
         self.clock = FakeClock()
         self.ex = ScriptedExecutor(self.policy.max_concurrency, obey_kills=obey_kills)
+        if prefetch_below_s is not None:  # as an executor with a slower round trip says
+            self.ex.prefetch_below_s = prefetch_below_s  # type: ignore[attr-defined]
         self.sink = MemorySink()
         source: Any = tasks if flat else TaskGraph(tasks)
         self.sched = Scheduler(source, self.policy, self.ex, self.clock,

@@ -83,6 +83,20 @@ def test_long_tasks_are_not_queued_behind_a_busy_worker() -> None:
     drain(h, duration=2.0)
 
 
+def test_an_executor_with_a_longer_round_trip_queues_longer_tasks_ahead() -> None:
+    # A Dask cluster's round trip is ~100 ms: its executor asks for prefetch up to 1 s tasks.
+    h = Harness(iter([t(f"t{i}") for i in range(10)]), flat=True, workers=2, max_pending=2,
+                prefetch_below_s=1.0)
+    h.finish(h.running[0], duration=0.5)  # the local pool's rule (5 ms) would queue nothing
+    assert len(h.ex.queued()) == 2
+    plain = Harness(iter([t(f"t{i}") for i in range(10)]), flat=True, workers=2, max_pending=2)
+    plain.finish(plain.running[0], duration=0.5)
+    assert plain.ex.queued() == []
+    for run in (h, plain):
+        drain(run, duration=0.5)
+        assert run.result().ok
+
+
 def test_max_pending_zero_never_queues_ahead() -> None:
     h = Harness(iter([t(f"t{i}") for i in range(10)]), flat=True, workers=2, max_pending=0)
     h.finish(h.running[0], duration=0.001)

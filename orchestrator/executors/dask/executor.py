@@ -31,6 +31,15 @@ __all__ = ["DaskExecutor", "close_all_executors", "MEMORY_SAMPLE_S"]
 MEMORY_SAMPLE_S = 0.05
 # Only small attempts wait in Dask's queue for a busy thread (as the local pool's prefetch).
 QUEUE_LIMIT_BYTES = 32 * 1024
+# The scheduler queues attempts in Dask's queue while recent ones take under this (the local
+# pool: 5 ms). An attempt's end reaches the parent and the next one reaches a thread in
+# 100-150 ms here (client, scheduler, worker, runner and back, on 2 loaded cores), so each wave
+# of 0.25 s tasks lost a third of its time; queued, the next attempt starts as soon as a thread
+# frees (Dask's scheduler holds the queue and gives it to whichever thread frees first, so
+# none waits behind a busy one while another idles). Its deadline starts when its runner
+# reports it started. Above 1 s the round trip costs under ~10%, and the scheduler keeps
+# its own order (priorities) instead.
+PREFETCH_BELOW_S = 1.0
 
 
 class DaskExecutor(Tracking, ClosesOnExit):
@@ -44,6 +53,8 @@ class DaskExecutor(Tracking, ClosesOnExit):
     runner process beside a Dask worker thread, so a timeout kills exactly that attempt's
     process tree and the Dask worker stays up. Use as a context manager, or call ``close()``.
     """
+
+    prefetch_below_s = PREFETCH_BELOW_S
 
     def __init__(self, address_or_client: str | Client, *, workers: Sequence[str] | None = None,
                  no_workers_timeout: float = 30.0, connect_timeout: float = 30.0) -> None:
