@@ -11,6 +11,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from ..model.policy import OrchestrationPolicy
 from ..model.results import TaskResult
 from .records import TaskRecord
+from .state import TERMINAL
 
 __all__ = [
     "merge_reports", "task_result", "results_in_order", "deps_of", "task_facts", "policy_summary",
@@ -31,6 +32,17 @@ def merge_reports(into: dict[str, Any], new: Mapping[str, Any]) -> None:
 
 
 def task_result(rec: TaskRecord, children: tuple[TaskResult, ...] | None = None) -> TaskResult:
+    """``rec`` as a ``TaskResult``. A terminal record (no longer changed) keeps the one it
+    gave first: the store, a stream's hand-out and the final result each ask for it."""
+    if children is None and rec.result is not None:
+        return rec.result  # type: ignore[no-any-return]
+    result = _build(rec, children)
+    if children is None and rec.state in TERMINAL:
+        rec.result = result
+    return result
+
+
+def _build(rec: TaskRecord, children: tuple[TaskResult, ...] | None) -> TaskResult:
     return TaskResult(
         id=rec.id, status=rec.state.status(), value=rec.value, error=rec.error,
         attempts=rec.attempt, started_at=rec.started_at, finished_at=rec.finished_at,

@@ -26,7 +26,7 @@ class TaskRecord:
         "retry_delays",
         "kill_reason", "cpu_time", "peak_rss", "rss_seen", "reports", "last_failure",
         "request", "key", "reused_from", "group", "children", "children_left",
-        "stdout_tail", "stderr_tail",
+        "stdout_tail", "stderr_tail", "result",
     )
 
     def __init__(self, spec: TaskSpec, seq: int, rank: float, dependents: tuple[str, ...]) -> None:
@@ -61,6 +61,7 @@ class TaskRecord:
         self.children_left = 0  # of those, not yet terminal
         self.stdout_tail: str | None = None  # of the last attempt that finished
         self.stderr_tail: str | None = None
+        self.result: Any = None  # its TaskResult, once terminal (built once: facts.task_result)
 
     @property
     def id(self) -> str:
