@@ -293,3 +293,18 @@ def test_numpy_arrays_are_encoded_by_dtype_shape_and_bytes() -> None:
     others = [a.astype(np.int32), a.reshape(4, 3), a + 1, np.array(["a"], dtype=object)]
     assert len({key(task, a), *(key(task, o) for o in others)}) == 1 + len(others)
     assert key(task, np.float64(1.5)) != key(task, 1.5)
+
+
+def test_keys_keep_their_bytes_within_a_key_format() -> None:
+    # Stored runs are resumed by these bytes: a change to how a key is built must raise
+    # KEY_FORMAT, never alter keys silently (these were computed before the encoder was shared
+    # across a run's tasks, and must stay as they were).
+    fp = Fingerprinter()
+    a = fp.task(TaskSpec("a", "pkg.mod:fn", args=(1, "x"), kwargs={"k": [1.5, None]},
+                         version="v1"), None, timeout=60, retry=RetryPolicy(max_attempts=3),
+                version="v1")
+    b = fp.task(TaskSpec("b", "pkg.mod:fn", args=(Ref("a"),), deps=["a"], version="v1"),
+                {"a": a}, timeout=None, retry=RetryPolicy(), version="v1")
+    assert isinstance(a, Fingerprint) and isinstance(b, Fingerprint)
+    assert a.hex == "75abae020f778dd93657750a59ca0edabe97b4dd2d4deecae1be68d7eae31a38"
+    assert b.hex == "3863f91369673da2d76084530372a4a5804730d9860d8e1cea733db4e7c07a1c"
