@@ -37,15 +37,19 @@ Parent -> reaper
 from __future__ import annotations
 
 import pickle
-from typing import TYPE_CHECKING, Any, Final, Tuple
+from typing import Any, Final, Protocol, Tuple
 
-if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
+
+class FrameSource(Protocol):
+    """Where ``receive`` reads frames: a ``multiprocessing`` ``Connection``, or anything with
+    its ``recv_bytes`` (the parent's buffered ``Wire``)."""
+
+    def recv_bytes(self) -> bytes: ...
 
 __all__ = [
     "DEFINE", "RUN", "RESET", "EXIT", "READY", "DONE", "WATCH", "UNWATCH", "GOODBYE",
     "PICKLED", "RAW", "FN_PATH", "FN_PICKLED", "INLINE_LIMIT", "PICKLE_PROTOCOL",
-    "ErrorTuple", "Message", "Frames",
+    "ErrorTuple", "Message", "Frames", "FrameSource",
     "encode_define", "encode_run", "RESET_FRAME", "EXIT_FRAME", "encode_ready", "encode_done",
     "encode_watch", "encode_unwatch", "GOODBYE_FRAME", "receive",
 ]
@@ -125,7 +129,7 @@ def encode_unwatch(pid: int) -> bytes:
 GOODBYE_FRAME: Final = _dumps((GOODBYE,), PICKLE_PROTOCOL)
 
 
-def receive(conn: Connection) -> Message:
+def receive(conn: FrameSource) -> Message:
     """Read the next message from ``conn``, with its raw frame in its field when it has one.
 
     Raises ``EOFError`` or ``OSError`` when the other side is gone.

@@ -240,17 +240,22 @@ class LocalPool(ClosesOnExit):
             return
 
     def _receive(self, slot: Slot) -> bool:
-        """Handle ``slot``'s next message; False once its pipe is closed."""
-        msg = slot.wire.receive()
-        if msg is None:
-            self._sup.mute(slot)  # the sentinel reports the death
-            return False
-        tag = msg[0]
-        if tag == DONE:
-            self._on_done(slot, msg)
-        elif tag == protocol.READY:
-            self._on_ready(slot)
-        return True
+        """Handle ``slot``'s next messages: one read, and every whole one it brought (the
+        wire buffers; the pipe would not wake the selector for them). False once its pipe is
+        closed."""
+        wire = slot.wire
+        while True:
+            msg = wire.receive()
+            if msg is None:
+                self._sup.mute(slot)  # the sentinel reports the death
+                return False
+            tag = msg[0]
+            if tag == DONE:
+                self._on_done(slot, msg)
+            elif tag == protocol.READY:
+                self._on_ready(slot)
+            if slot.wire is not wire or not wire.buffered():
+                return True
 
     def _on_ready(self, slot: Slot) -> None:
         self._sup.on_ready(slot)
