@@ -143,7 +143,11 @@ class ClosesOnExit:
 
 
 class Executor(Protocol):
-    """What the scheduler needs from a place that runs attempts."""
+    """What the scheduler needs from a place that runs attempts.
+
+    Optional: a ``prefetch_below_s`` attribute, how short recent attempts must be for the
+    scheduler to queue more behind busy workers (default ``scheduler.ready.PREFETCH_BELOW_S``,
+    5 ms; the Dask executor, whose round trip is far longer, says 1 s)."""
 
     @property
     def capacity(self) -> int:

@@ -35,7 +35,7 @@ def task_result(rec: TaskRecord, children: tuple[TaskResult, ...] | None = None)
     """``rec`` as a ``TaskResult``. A terminal record (no longer changed) keeps the one it
     gave first: the store, a stream's hand-out and the final result each ask for it."""
     if children is None and rec.result is not None:
-        return rec.result  # type: ignore[no-any-return]
+        return rec.result
     result = _build(rec, children)
     if children is None and rec.state in TERMINAL:
         rec.result = result

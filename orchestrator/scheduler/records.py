@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model.resources import Request
-from ..model.results import TaskError
+from ..model.results import TaskError, TaskResult
 from ..model.spec import TaskSpec
 from .state import ALLOWED, InvalidTransition, KillReason, TaskState
 
@@ -61,7 +61,7 @@ class TaskRecord:
         self.children_left = 0  # of those, not yet terminal
         self.stdout_tail: str | None = None  # of the last attempt that finished
         self.stderr_tail: str | None = None
-        self.result: Any = None  # its TaskResult, once terminal (built once: facts.task_result)
+        self.result: TaskResult | None = None  # once terminal (built once: facts.task_result)
 
     @property
     def id(self) -> str:

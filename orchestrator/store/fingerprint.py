@@ -72,7 +72,9 @@ class Fingerprinter:
         # same timeout again each time, was half of a task's key (~50 us of ~100 us).
         self._upstream: Mapping[str, Key] = {}
         self._enc = self._code.encoder(self._ref)
-        self._constants: dict[Any, bytes] = {}
+        self._no_kwargs = self._enc.encode({}, "kwargs")
+        self._no_deps = self._enc.encode([], "deps")
+        self._timeouts: dict[tuple[type, float | None], bytes] = {}
 
     def task(self, spec: TaskSpec, upstream: Mapping[str, Key] | None = None, *,
              timeout: float | None = None, retry: RetryPolicy | None = None,
@@ -104,20 +106,20 @@ class Fingerprinter:
         h.update(self._function_part(spec.fn, version))
         h.update(enc.encode(spec.args, "args"))
         kwargs, deps = spec.kwargs, spec.deps
-        h.update(enc.encode(dict(kwargs), "kwargs") if kwargs else self._constant("kwargs", {}))
+        h.update(enc.encode(dict(kwargs), "kwargs") if kwargs else self._no_kwargs)
         h.update(enc.encode(sorted(enc.encode(Ref(dep), f"deps[{i}]")
                                    for i, dep in enumerate(deps)), "deps") if deps
-                 else self._constant("deps", []))
-        h.update(self._constant("timeout", timeout))
+                 else self._no_deps)
+        h.update(self._timeout(timeout))
         h.update(self._shared_part(retry, lambda: enc.encode(retry, "retry")))
         return h.digest()
 
-    def _constant(self, path: str, value: Any) -> bytes:
-        """The encoding of a plain value (None, a number, an empty container), remembered."""
-        memo = (path, type(value), value if not isinstance(value, (dict, list)) else None)
-        found = self._constants.get(memo)
+    def _timeout(self, timeout: float | None) -> bytes:
+        """The encoding of ``timeout`` (a run has few distinct ones), remembered."""
+        memo = (type(timeout), timeout)  # 60 and 60.0 encode apart
+        found = self._timeouts.get(memo)
         if found is None:
-            found = self._constants[memo] = self._enc.encode(value, path)
+            found = self._timeouts[memo] = self._enc.encode(timeout, "timeout")
         return found
 
     def _function_part(self, fn: Any, version: str | None) -> bytes:
@@ -129,9 +131,6 @@ class Fingerprinter:
         if version is not None:
             enc = self._code.encoder(_no_refs)
             return name(enc) + b"v" + enc.encode(version, "version")
-        memo = self._shared.get(id(fn))
-        if memo is not None and isinstance(memo[1], bytes):
-            return memo[1]
 
         def make() -> bytes:
             enc = self._code.encoder(_no_refs)

@@ -69,8 +69,8 @@ class Wire:
     Reading is buffered: one ``read`` takes every frame the pipe holds (``Connection.recv_bytes``
     made two reads a frame, length then body, through ``io.BytesIO``: a tenth of the parent's
     time per task). So a frame may wait here, not in the pipe, and ``pending`` says so; the
-    pool's loop reads until nothing is left. A frame larger than the buffer is read straight
-    into a buffer of its own (copied once, as before).
+    pool's loop reads until nothing is left. A frame larger than one read is read on into a
+    ``BytesIO``, as ``Connection`` reads one (the value is in memory once).
     """
 
     __slots__ = ("conn", "defined", "_buf")
@@ -118,7 +118,7 @@ class Wire:
 
     def pending(self) -> bool:
         """Whether something (a message, or the end) can be read now."""
-        if self._whole() is not None:
+        if self.buffered():
             return True
         try:
             return bool(self.conn.poll(0))
@@ -126,22 +126,23 @@ class Wire:
             return False
 
     def buffered(self) -> bool:
-        """Whether a whole message waits in the buffer (no read needed)."""
-        return self._whole() is not None
+        """Whether a whole frame waits in the buffer (no read needed)."""
+        size = _size(self._buf)
+        return size is not None and len(self._buf) >= size[0] + size[1]
 
     def recv_bytes(self) -> bytes:
         """The next frame, as ``Connection.recv_bytes`` gives it (``FrameSource``)."""
         buf = self._buf
         while True:
-            whole = self._whole()
-            if whole is not None:
-                start, end = whole
-                frame = bytes(buf[start:end])
-                del buf[:end]
-                return frame
             size = _size(buf)
-            if size is not None and size[1] > _CHUNK:
-                return self._large(*size)
+            if size is not None:
+                head, length = size
+                if len(buf) >= head + length:
+                    frame = bytes(buf[head:head + length])
+                    del buf[:head + length]
+                    return frame
+                if length > _CHUNK:
+                    return self._large(head, length)
             self._fill()
 
     def fileno(self) -> int:
@@ -153,13 +154,6 @@ class Wire:
             self.conn.close()
         except OSError:
             pass
-
-    def _whole(self) -> tuple[int, int] | None:
-        """Where the first frame's body lies in the buffer, if all of it is there."""
-        size = _size(self._buf)
-        if size is None or len(self._buf) < size[0] + size[1]:
-            return None
-        return size[0], size[0] + size[1]
 
     def _fill(self) -> None:
         chunk = os.read(self.conn.fileno(), _CHUNK)
