@@ -101,7 +101,10 @@ class _AutoFeeder:
         self._error: BaseException | None = None
 
     def fill(self) -> None:
-        """Submit chunks while fewer than two per worker are in flight."""
+        """Submit chunks while fewer than two per worker are in flight. The done-callbacks are
+        added after the lock is released: a chunk that has already finished runs its callback
+        at once, on this thread, and that callback takes the lock (it deadlocked here)."""
+        submitted: list[Future[Any]] = []
         with self._lock:
             while (not self._exhausted and not self._closed
                    and self._inflight < 2 * self._workers):
@@ -120,8 +123,10 @@ class _AutoFeeder:
                     break
                 self._queue.append(future)
                 self._inflight += 1
-                future.add_done_callback(self._done)
+                submitted.append(future)
             self._ready.notify_all()
+        for future in submitted:
+            future.add_done_callback(self._done)
 
     def _done(self, future: Future[Any]) -> None:
         with self._lock:

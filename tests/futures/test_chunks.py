@@ -100,3 +100,29 @@ def test_the_end_of_the_input_is_split_among_the_workers():
     while chunk := sizer.next_chunk(items):
         chunks.append(len(chunk))
     assert chunks == [50, 50]
+
+
+def test_a_chunk_that_finished_before_its_callback_was_added_does_not_deadlock_the_feeder():
+    # A fast worker can finish a chunk before map adds its done-callback; the callback then
+    # runs at once on the submitting thread. It takes the feeder's lock, which fill() held
+    # while adding it: the second map of a run hung in CI that way.
+    import threading
+    from concurrent.futures import Future
+
+    from orchestrator.futures.mapping import _AutoFeeder
+
+    def finished_at_once(chunk):
+        f = Future()
+        f.set_result([a for (a,) in chunk])
+        return f
+
+    feeder = _AutoFeeder(finished_at_once, iter([(i,) for i in range(50)]), workers=2)
+    results: list = []
+    worker = threading.Thread(
+        target=lambda: (feeder.fill(),
+                        results.extend(x for f in feeder.futures() for x in f.result())),
+        daemon=True)
+    worker.start()
+    worker.join(30)  # a deadlock never ends; the bound only keeps a failing run finite
+    assert not worker.is_alive(), "fill() deadlocked on a chunk that had already finished"
+    assert results == list(range(50))
