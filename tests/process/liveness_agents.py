@@ -52,6 +52,30 @@ def fork_then_hang(ready: str, setsid: bool = False) -> None:
     time.sleep(3600)
 
 
+def fork_on_sigterm(ready: str, child_file: str) -> None:
+    """Hang; on SIGTERM (the kill's first step, after it listed this worker's tree) fork a child
+    that leaves the group (``setsid``) and sleeps, write its pid to ``child_file``, and exit."""
+
+    def handler(signum: int, frame: Any) -> None:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setsid()
+                os.write(w, b"x")
+                time.sleep(3600)
+            finally:
+                os._exit(0)
+        os.read(r, 1)  # the child has left the group
+        with open(child_file, "w") as f:
+            f.write(str(pid))
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, handler)
+    _report(ready)
+    time.sleep(3600)
+
+
 def leak(megabytes: float) -> int:
     """Keep ``megabytes`` more memory for the life of the worker (loky's leak test); returns
     the worker's pid."""

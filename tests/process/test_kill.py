@@ -10,6 +10,7 @@ import pytest
 
 from orchestrator import TaskSpec, TaskStatus
 
+from . import liveness_agents as agents
 from .conftest import JumpWhenReady, prove_full_pool, run_with_bystanders
 from .sync import alive, wait_gone
 
@@ -35,6 +36,24 @@ def test_child_ignoring_sigterm_is_killed_when_its_worker_dies_of_the_sigterm(
         f"task 'stubborn-child' attempt 1 timed out after {FAR}s; killed worker pid "
         f"{run.fault.worker_pid} (SIGTERM)")
     assert run.kills("stubborn-child") == [("timeout", "SIGTERM")]
+    assert wait_gone([child, run.fault.worker_pid], timeout=10) == []
+    prove_full_pool(pool, 3, tmp_path)
+
+
+def test_a_child_forked_after_the_kill_listed_the_tree_is_killed(pool, tmp_path, beacon):
+    # The SIGTERM step lists the tree first; this task forks a child that leaves the group only
+    # on SIGTERM, then its worker exits (so no SIGKILL step). The pool finds the child by the
+    # tag it inherited (seen in CI: the chaos test's fork tasks left such a child once).
+    child_file = tmp_path / "child.pid"
+    fault = TaskSpec("forks-late", agents.fork_on_sigterm, timeout=FAR,
+                     args=(beacon.path, str(child_file)))
+    cue = JumpWhenReady(pool, beacon, fault.id, FAR)
+    run = run_with_bystanders(pool, tmp_path, fault, clock=cue.clock, also=cue.on_event,
+                              kill_grace=30.0)
+    assert run.fault.status is TaskStatus.TIMED_OUT
+    child = int(child_file.read_text())
+    first_kill = next(e for e in run.events if e.type == "task.kill")
+    assert child not in first_kill.data["pids"]  # forked after the tree was listed
     assert wait_gone([child, run.fault.worker_pid], timeout=10) == []
     prove_full_pool(pool, 3, tmp_path)
 

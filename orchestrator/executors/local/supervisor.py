@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import inspect
+import itertools
 import os
 import selectors
 import signal
@@ -22,7 +23,7 @@ from typing import Any, Callable, Deque, Iterator
 import psutil
 
 from workers import runner
-from workers.process import TAG_ENV, kill_tagged, worker_tag
+from workers.process import TAG_ENV, kill_tagged, pool_tag, worker_tag
 from workers.tree import kill_group, kill_tree
 
 from ...clock import Clock, MonotonicClock
@@ -40,6 +41,7 @@ MAX_START_FAILURES = 3
 # loaded machine); past it the worker is killed and replaced, and what was sent to it requeued.
 READY_TIMEOUT = 60.0
 _HAVE_PROC = os.path.exists("/proc/self/stat")
+_pool_serials = itertools.count(1)  # a pool's number in this process: its workers' tag prefix
 
 class Supervisor:
     """Every worker process of one pool: ``slots`` (by index; None while being refilled),
@@ -54,6 +56,7 @@ class Supervisor:
         self.ready_timeout = ready_timeout
         self.starting: set[Slot] = set()  # spawned, READY not seen yet
         self._serial = 0
+        self._tag_prefix = pool_tag(os.getpid(), next(_pool_serials))
         # loky's processes take an environment for the child (others do not): the worker tag
         self._tags = "env" in inspect.signature(ctx.Process).parameters
         self.clock: Clock = MonotonicClock()
@@ -114,7 +117,7 @@ class Supervisor:
         self.keeper.ensure()
         parent_end, child_end = self.ctx.Pipe(duplex=True)
         self._serial += 1
-        tag = worker_tag(os.getpid(), self._serial)
+        tag = worker_tag(self._tag_prefix, self._serial)
         process = self.ctx.Process(
             target=runner.main,
             args=(child_end, self._lifeline_r, os.getcwd()),
@@ -268,10 +271,11 @@ class Supervisor:
         cancels the SIGKILL step once the attempt is lost). Called before the worker is reaped:
         until then its pid, which is its group id (``setsid``), cannot be reused."""
         kill_group(slot.pid)
-        if scan and slot.tag and slot.state is not RETIRING and slot.state is not KILLING:
-            # A worker that died by itself: its descendants that left the group (``setsid``)
-            # were re-parented away; found by the tag they inherited. (A kill's SIGTERM step
-            # already snapshotted the tree into ``killed``; retired workers ended theirs.)
+        if scan and slot.tag and not (slot.state is RETIRING and not slot.queue):
+            # Its descendants that left the group (``setsid``) were re-parented away; found by
+            # the tag they inherited. Killed workers too: a kill's SIGTERM step snapshotted the
+            # tree, but the task may have forked after it. (An idle retired worker ended its
+            # leftovers itself.)
             kill_tagged([slot.tag])
         for proc in slot.killed:
             if proc.pid != slot.pid:
@@ -319,7 +323,10 @@ class Supervisor:
             if not _wait_exit([slot], 0):
                 kill_tree(slot.pid, signal.SIGKILL, slot.killed)
         _wait_exit(slots, 5.0)
-        kill_tagged([slot.tag for slot in slots if slot.tag])  # one pass for all
+        if self._tags:
+            # One pass for every worker this pool ever had: also what a long-gone worker's
+            # descendants may have forked after that worker's own scan.
+            kill_tagged(prefixes=[self._tag_prefix])
         for slot in slots:
             self._kill_remains(slot, scan=False)  # before join() reaps the worker: see there
             slot.process.join(5)
