@@ -79,8 +79,10 @@ class ProcessPool(Executor):
             raise TypeError(f"max_workers must be an integer, got {max_workers!r}")
         elif max_workers <= 0:
             raise ValueError(f"max_workers must be greater than 0, got {max_workers}")
+        # As many taken ahead of free workers as the stdlib's call queue holds
+        # (``max_workers + EXTRA_QUEUED_CALLS``): those futures are running, not cancellable.
         policy = OrchestrationPolicy(
-            max_concurrency=max_workers, task_timeout=task_timeout,
+            max_concurrency=max_workers, max_pending=max_workers + 1, task_timeout=task_timeout,
             retry=retry if retry is not None else RetryPolicy(),
             max_task_memory_mb=memory_limit, max_tasks_per_worker=max_tasks_per_worker,
             resources=dict(resources or {}), rate_limits=dict(rate_limits or {}))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,30 @@ def pools():
 def _pids(path: Path) -> list[int]:
     text = wait_for(f"{path} to be written", lambda: path.exists() and path.read_text())
     return [int(p) for p in text.split()]
+
+
+def test_as_many_are_taken_ahead_as_the_stdlib_call_queue_holds(pools, gate):
+    # The stdlib marks max_workers + 1 queued calls running (EXTRA_QUEUED_CALLS) and leaves the
+    # rest cancellable; this pool takes as many ahead, so the same cancel() calls succeed.
+    taken: list[str] = []
+    three = threading.Event()
+
+    def on_event(e):
+        if e.type == "task.ready":
+            taken.append(e.task_id)
+            if len(taken) == 3:
+                three.set()
+
+    pool = pools(1, on_event=on_event)
+    g = gate("blocked")
+    first = pool.submit(h.block, g.ready, g.release, 1)
+    g.wait_running()
+    rest = [pool.submit(h.square, x) for x in range(6)]
+    assert three.wait(60)
+    assert [f.cancel() for f in rest] == [False, False, True, True, True, True]
+    g.open()
+    assert first.result(timeout=60) == 1
+    assert [f.result(timeout=60) for f in rest[:2]] == [0, 1]
 
 
 def test_a_timeout_kills_the_task_with_its_children_and_names_both(pools, tmp_path):
