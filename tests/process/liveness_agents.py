@@ -37,17 +37,26 @@ def clean_on_sigterm(how: str, ready: str) -> str:
     return "stopped cleanly"
 
 
-def fork_then_hang(ready: str, setsid: bool = False) -> None:
-    """Fork a child that sleeps (holding every fd the worker had, its sentinel's write end among
-    them; with ``setsid`` it leaves the worker's session and group too), then hang."""
+def _fork_sleeper(setsid: bool, left_group: int | None = None) -> int:
+    """Fork a child that sleeps for an hour (with ``setsid``: in a session and group of its own,
+    then it writes a byte to the fd ``left_group``); returns its pid."""
     pid = os.fork()
     if pid == 0:
         try:
             if setsid:
                 os.setsid()
+            if left_group is not None:
+                os.write(left_group, b"x")
             time.sleep(3600)
         finally:
             os._exit(0)
+    return pid
+
+
+def fork_then_hang(ready: str, setsid: bool = False) -> None:
+    """Fork a child that sleeps (holding every fd the worker had, its sentinel's write end among
+    them; with ``setsid`` it leaves the worker's session and group too), then hang."""
+    pid = _fork_sleeper(setsid)
     _report(ready, os.getpid(), pid)
     time.sleep(3600)
 
@@ -58,14 +67,7 @@ def fork_on_sigterm(ready: str, child_file: str) -> None:
 
     def handler(signum: int, frame: Any) -> None:
         r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setsid()
-                os.write(w, b"x")
-                time.sleep(3600)
-            finally:
-                os._exit(0)
+        pid = _fork_sleeper(True, left_group=w)
         os.read(r, 1)  # the child has left the group
         with open(child_file, "w") as f:
             f.write(str(pid))
@@ -112,12 +114,7 @@ def chaos(kind: str, value: int) -> int:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         return value
     if kind == "fork":  # a forked child holds the worker's fds; then the task hangs
-        if os.fork() == 0:
-            try:
-                os.setsid()
-                time.sleep(3600)
-            finally:
-                os._exit(0)
+        _fork_sleeper(True)
         time.sleep(3600)
     if kind == "hang":
         time.sleep(3600)
