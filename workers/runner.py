@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import context
 from .capture import capture, dumps_value, plain_error, safe_str
+from .fence import Fence
 from .hygiene import Baseline, plain_multiprocessing
 from .output import Output
 from .process import kill_leftovers, prepare_process, reap_children, watch_parent
@@ -45,23 +46,35 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
-def main(conn: Connection, lifeline: Connection | None, cwd: str | None = None) -> None:
-    """Entry point of a worker process (the target the pool starts)."""
+def main(conn: Connection, lifeline: Connection | None, cwd: str | None = None,
+         fence: Connection | None = None) -> None:
+    """Entry point of a worker process (the target the pool starts). ``fence``: the page of
+    its ``Fence`` (``workers.fence``), handed over as a ``Connection`` so that the pool's
+    process context passes it as it passes the pipes; None: every attempt sent runs."""
     prepare_process(cwd)
     plain_multiprocessing()
     if lifeline is not None:
         watch_parent(lifeline.fileno())
     output = Output()
     output.install()
-    Worker(conn, output).serve()
+    Worker(conn, output, _adopt(fence)).serve()
+
+
+def _adopt(handle: Connection | None) -> Fence | None:
+    if handle is None:
+        return None
+    fd = os.dup(handle.fileno())
+    handle.close()
+    return Fence(fd)
 
 
 class Worker:
     """One worker's state: its pipe to the parent, the functions it was given, its memory probe,
     its captured output and the clean state every task starts from."""
 
-    def __init__(self, conn: Connection, output: Output) -> None:
+    def __init__(self, conn: Connection, output: Output, fence: Fence | None = None) -> None:
         self.conn = conn
+        self.fence = fence
         self.functions: dict[Any, Callable[..., Any] | _Lazy | _Unpickle] = {}
         self.memory = PeakMemory()
         self.output = output
@@ -76,6 +89,8 @@ class Worker:
         gc.collect()
         gc.freeze()
         conn.send_bytes(encode_ready(os.getpid()))
+        fence = self.fence
+        frames = 0  # RUN frames read: the fence's numbers
         while True:
             try:
                 msg = receive(conn)
@@ -83,7 +98,9 @@ class Worker:
                 return  # the parent went away
             tag = msg[0]
             if tag == RUN:
-                self.run(*msg[1:])
+                frames += 1
+                if fence is None or fence.claim(frames):  # else the parent took it back
+                    self.run(*msg[1:])
             elif tag == DEFINE:
                 self.define(msg[1], msg[2], msg[3])
             elif tag == RESET:

@@ -32,15 +32,11 @@ from ..base import (
 from ..pickling import dumps_arguments
 from .keeper import close_fd
 from .memory import MAX_WORKER_MEMORY_MB, outgrown
-from .slots import KILLING, READY, RETIRING, Slot, pick_slot
+from .slots import KILLING, QUEUE_LIMIT_BYTES, READY, RETIRING, Slot, pick_slot, steal
 from .supervisor import READY_TIMEOUT, Supervisor
 from .wire import FunctionTable
 
 __all__ = ["LocalPool", "close_all_pools"]
-
-# Only small attempts are queued behind a busy worker: a large one would block the parent's
-# write until that worker finished its current task.
-QUEUE_LIMIT_BYTES = 32 * 1024
 
 
 class LocalPool(ClosesOnExit):
@@ -133,7 +129,7 @@ class LocalPool(ClosesOnExit):
             # The worker is dying; its sentinel will fire. Requeue, don't charge.
             self._events.append(AttemptRequeued(attempt.ticket))
             return True
-        slot.queue.append(attempt)
+        slot.push(attempt)
         self._by_ticket[attempt.ticket] = slot
         if len(slot.queue) == 1 and slot.state is READY:
             self._start_head(slot, self._clock.now())
@@ -151,7 +147,16 @@ class LocalPool(ClosesOnExit):
         return [p.pid for p in slot.killed]
 
     def revoke(self, ticket: int) -> bool:
-        return False  # a worker reads its pipe in order: what was sent will start or requeue
+        """Take back an attempt queued behind a busy worker, if that worker has not begun it
+        (its ``Fence`` decides); False once it has started."""
+        slot = self._by_ticket.get(ticket)
+        if slot is None or slot.fence is None or slot.state is KILLING:
+            return False
+        attempt = slot.unstarted(ticket)
+        if attempt is None or not slot.revoke(attempt):
+            return False
+        del self._by_ticket[ticket]
+        return True
 
     def memory(self, ticket: int) -> int | None:
         slot = self._by_ticket.get(ticket)
@@ -224,8 +229,23 @@ class LocalPool(ClosesOnExit):
     # -- internals ---------------------------------------------------------------------------
 
     def _pick_slot(self, attempt: Attempt, queue: bool) -> Slot | None:
-        may_queue = queue and len(attempt.prepared) <= QUEUE_LIMIT_BYTES
-        return pick_slot(self._sup.slots, may_queue, self._task_limit)
+        size = len(attempt.prepared)
+        return pick_slot(self._sup.slots, size if queue and size <= QUEUE_LIMIT_BYTES else None,
+                         self._task_limit)
+
+    def _steal_for(self, slot: Slot) -> None:
+        """``slot``'s worker is idle: run here what waits, not begun, behind the busiest other
+        worker (``steal``), so a long or hung task holds up only itself."""
+        attempt = steal(self._sup.slots, slot)
+        if attempt is None:
+            return
+        del self._by_ticket[attempt.ticket]
+        if not slot.wire.send_run(attempt, self._functions[attempt.fn]):
+            self._events.append(AttemptRequeued(attempt.ticket))
+            return
+        slot.push(attempt)
+        self._by_ticket[attempt.ticket] = slot
+        self._start_head(slot, self._clock.now())
 
     def _start_head(self, slot: Slot, now: float) -> None:
         """The head of ``slot``'s queue starts now (inferred: the worker runs in order)."""
@@ -263,10 +283,12 @@ class LocalPool(ClosesOnExit):
         self._events.append(WorkerStarted(slot.pid, slot.index, now, now - slot.spawned_at))
         if slot.queue and slot.started_at is None:
             self._start_head(slot, now)
+        elif not slot.queue and slot in self._sup.slots:
+            self._steal_for(slot)
 
     def _on_done(self, slot: Slot, msg: Message) -> None:
         ticket = msg[1]
-        attempt = slot.queue.popleft()
+        attempt = slot.pop_head()
         slot.started_at = None
         self._by_ticket.pop(attempt.ticket, None)
         assert attempt.ticket == ticket, (
@@ -290,13 +312,14 @@ class LocalPool(ClosesOnExit):
             self._start_head(slot, now)
         elif slot.state is READY and (worn or (limit is not None and slot.done >= limit)):
             self._sup.replace(slot)
+        elif slot.state is READY:
+            self._steal_for(slot)
 
     def _requeue_queued(self, slot: Slot) -> None:
         """Give back what was queued behind ``slot``'s finished attempt (it never started)."""
-        for rest in slot.queue:
+        for rest in slot.clear():
             self._by_ticket.pop(rest.ticket, None)
             self._events.append(AttemptRequeued(rest.ticket))
-        slot.queue.clear()
 
     def _on_exit(self, slot: Slot) -> None:
         # Results written before the death still count: read them first.
@@ -312,17 +335,16 @@ class LocalPool(ClosesOnExit):
             reason = "killed" if killed else "crashed"
         self._events.append(WorkerExited(slot.pid, slot.index, now, exit_code, sig, reason))
         if slot.queue:
-            head = slot.queue.popleft()
+            head = slot.pop_head()
             self._by_ticket.pop(head.ticket, None)
             if slot.started_at is not None:
                 self._events.append(AttemptLost(head.ticket, slot.pid, now, exit_code, sig,
                                                 killed))
             else:
                 self._events.append(AttemptRequeued(head.ticket))
-            for rest in slot.queue:
+            for rest in slot.clear():
                 self._by_ticket.pop(rest.ticket, None)
                 self._events.append(AttemptRequeued(rest.ticket))
-            slot.queue.clear()
         self._sup.settle(slot, reason == "crashed", now, f"{sig or code}")
 
 

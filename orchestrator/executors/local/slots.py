@@ -18,6 +18,8 @@ import collections
 import enum
 from typing import TYPE_CHECKING, Any, Deque, Final, Mapping, Sequence
 
+from workers.fence import Fence
+
 from ..base import Attempt
 from .wire import Wire
 
@@ -25,7 +27,11 @@ if TYPE_CHECKING:
     import psutil
 
 __all__ = ["SlotState", "Slot", "pick_slot", "NEXT", "STARTING", "READY", "KILLING", "RETIRING",
-           "GONE"]
+           "GONE", "QUEUE_LIMIT_BYTES", "steal"]
+
+# What may wait in a worker's pipe behind its running attempt, in argument bytes: a write past
+# the pipe's capacity (64 KiB on Linux) would block the parent until that worker finished.
+QUEUE_LIMIT_BYTES = 32 * 1024
 
 
 class SlotState(enum.Enum):
@@ -59,7 +65,7 @@ class Slot:
     __slots__ = (
         "index", "process", "wire", "pid", "sentinel", "state", "queue", "started_at", "done",
         "spawned_at", "killed", "kill_sig", "ready_by", "stalled", "rss_base", "rss_checked",
-        "tag", "worn", "statm",
+        "tag", "worn", "statm", "fence", "queued_bytes", "frames", "frame_of",
     )
 
     def __init__(self, index: int, process: Any, wire: Wire, spawned_at: float,
@@ -87,6 +93,50 @@ class Slot:
         self.worn = False  # outgrew max_worker_memory_mb: takes no more work, then is replaced
         self.statm = -1  # a descriptor of /proc/PID/statm once memory.resident_bytes read it
         self.tag = ""  # in its descendants' environment (``workers.process.TAG_ENV``)
+        self.fence: Fence | None = None  # what the worker has begun of its queue
+        self.queued_bytes = 0  # argument bytes of the attempts in ``queue``
+        self.frames = 0  # RUN frames sent (the worker counts them too: the fence's numbers)
+        self.frame_of: dict[int, int] = {}  # ticket -> its RUN frame's number, for the queue
+
+    def push(self, attempt: Attempt) -> None:
+        """``attempt``'s RUN frame was sent: it runs after those queued. Mutates."""
+        self.queue.append(attempt)
+        self.queued_bytes += len(attempt.prepared or b"")
+        self.frames += 1
+        self.frame_of[attempt.ticket] = self.frames
+
+    def pop_head(self) -> Attempt:
+        """The head ended (or was lost): take it off. Mutates."""
+        attempt = self.queue.popleft()
+        self.queued_bytes -= len(attempt.prepared or b"")
+        self.frame_of.pop(attempt.ticket, None)
+        return attempt
+
+    def unstarted(self, ticket: int) -> Attempt | None:
+        """``ticket``'s attempt if it is queued here and has not started (as far as the parent
+        knows: the fence has the last word), else None."""
+        for i, attempt in enumerate(self.queue):
+            if attempt.ticket == ticket:
+                return attempt if i or self.started_at is None else None
+        return None
+
+    def revoke(self, attempt: Attempt) -> bool:
+        """Take ``attempt`` back if the worker has not begun it (``Fence.revoke``); True if it
+        is off the queue and will never run here. Mutates."""
+        if self.fence is None or not self.fence.revoke(self.frame_of[attempt.ticket]):
+            return False
+        self.queue.remove(attempt)
+        self.queued_bytes -= len(attempt.prepared or b"")
+        del self.frame_of[attempt.ticket]
+        return True
+
+    def clear(self) -> list[Attempt]:
+        """Take every attempt off (none of them will run here); them, in order. Mutates."""
+        attempts = list(self.queue)
+        self.queue.clear()
+        self.queued_bytes = 0
+        self.frame_of.clear()
+        return attempts
 
     def move(self, to: SlotState) -> None:
         """Change state along ``NEXT``; raises ``RuntimeError`` for a move it does not allow.
@@ -101,9 +151,11 @@ class Slot:
                 f"{len(self.queue)} queued>")
 
 
-def pick_slot(slots: Sequence[Slot | None], may_queue: bool, task_limit: int | None) -> Slot | None:
+def pick_slot(slots: Sequence[Slot | None], queue_bytes: int | None,
+              task_limit: int | None) -> Slot | None:
     """An idle worker (a ready one first, else one still starting: it reads its pipe once it is
-    up); with ``may_queue``, else the best busy one to queue behind."""
+    up); else, given ``queue_bytes`` (the attempt's size; None: it may not wait behind another),
+    the best busy one to queue behind whose queue stays within ``QUEUE_LIMIT_BYTES``."""
     best: Slot | None = None
     for slot in slots:
         if slot is None or slot.state is KILLING or slot.queue or slot.worn:
@@ -112,10 +164,11 @@ def pick_slot(slots: Sequence[Slot | None], may_queue: bool, task_limit: int | N
             return slot
         if best is None:
             best = slot
-    if best is not None or not may_queue:
+    if best is not None or queue_bytes is None:
         return best
+    most = QUEUE_LIMIT_BYTES - queue_bytes
     for slot in slots:
-        if slot is None or slot.state is KILLING:
+        if slot is None or slot.state is KILLING or slot.queued_bytes > most:
             continue
         if slot.worn or (task_limit is not None and slot.done + len(slot.queue) >= task_limit):
             continue
@@ -128,3 +181,18 @@ def pick_slot(slots: Sequence[Slot | None], may_queue: bool, task_limit: int | N
 
 def _queue_key(slot: Slot) -> tuple[int, float]:
     return len(slot.queue), slot.started_at if slot.started_at is not None else float("inf")
+
+
+def steal(slots: Sequence[Slot | None], idle: Slot) -> Attempt | None:
+    """For the ``idle`` worker: the last attempt queued behind the busiest other worker, taken
+    back from it (``Slot.revoke``); None if there is none or its worker began it."""
+    victim: Slot | None = None
+    for slot in slots:
+        if (slot is not None and slot is not idle and len(slot.queue) > 1
+                and slot.state is not KILLING
+                and (victim is None or len(slot.queue) > len(victim.queue))):
+            victim = slot
+    if victim is None:
+        return None
+    attempt = victim.queue[-1]
+    return attempt if victim.revoke(attempt) else None

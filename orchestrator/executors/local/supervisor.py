@@ -17,12 +17,14 @@ import os
 import selectors
 import signal
 import time
+from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_sentinels
 from typing import Any, Callable, Deque, Iterator
 
 import psutil
 
 from workers import runner
+from workers.fence import Fence
 from workers.process import TAG_ENV, kill_tagged, pool_tag, worker_tag
 from workers.tree import kill_group, kill_tree
 
@@ -116,11 +118,13 @@ class Supervisor:
         """Start a worker for slot ``index`` (-1: a spare) and watch it."""
         self.keeper.ensure()
         parent_end, child_end = self.ctx.Pipe(duplex=True)
+        fence = Fence.create()
+        fence_end = Connection(os.dup(fence.fd))  # so the context passes it as it does a pipe
         self._serial += 1
         tag = worker_tag(self._tag_prefix, self._serial)
         process = self.ctx.Process(
             target=runner.main,
-            args=(child_end, self._lifeline_r, os.getcwd()),
+            args=(child_end, self._lifeline_r, os.getcwd(), fence_end),
             name=f"orchestrator-worker-{index}",
             daemon=True,
             **({"env": {TAG_ENV: tag}} if self._tags else {}),
@@ -128,12 +132,15 @@ class Supervisor:
         try:
             process.start()
         except Exception as exc:
+            fence.close()
             raise PoolError(f"could not start a worker process: {exc}") from exc
         finally:
             child_end.close()
+            fence_end.close()
         self.keeper.watch(process.pid)
         slot = Slot(index, process, Wire(parent_end), self.clock.now(), exit_fd(process),
                     time.monotonic() + self.ready_timeout)
+        slot.fence = fence
         slot.tag = tag if self._tags else ""
         self.starting.add(slot)
         self._selector.register(slot.wire.fileno(), selectors.EVENT_READ, slot)
@@ -264,6 +271,9 @@ class Supervisor:
             slot.sentinel = slot.process.sentinel
         memory.release(slot)
         slot.wire.close()
+        if slot.fence is not None:
+            slot.fence.close()
+            slot.fence = None
 
     def _kill_remains(self, slot: Slot, scan: bool = True) -> None:
         """SIGKILL what a dead worker left: its process group and whatever a SIGTERM step
