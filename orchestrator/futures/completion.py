@@ -57,3 +57,4 @@ def _settle(outcome: Outcome) -> None:
             future.set_exception(exception_for(task_id, error, timeout))
     except InvalidStateError:  # already settled (the loop broke after it finished)
         pass
+    future._driver = None  # type: ignore[attr-defined]  # cancel() need not ask the loop

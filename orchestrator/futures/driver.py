@@ -19,6 +19,7 @@ import threading
 import weakref
 from collections import deque
 from concurrent.futures import Future
+from concurrent.futures._base import CANCELLED  # the state a cancel() leaves before notifying
 from typing import Any, Sequence
 
 from ..clock import Clock
@@ -55,11 +56,51 @@ getattr(threading, "_register_atexit", lambda fn: None)(_finish_all_at_exit)
 
 class PoolFuture(Future[Any]):
     """A ``concurrent.futures.Future`` that knows its task: ``task_id``, and once done
-    ``duration`` (the last attempt's run time in the worker) and ``attempts``."""
+    ``duration`` (the last attempt's run time in the worker) and ``attempts``.
+
+    It is running once its task's first attempt has begun in a worker, not when the pool's loop
+    takes it: until then ``cancel()`` succeeds, whether the task waits in the pool's queue or in
+    a worker's pipe (the loop takes it back, and the worker never runs it)."""
 
     task_id: str = ""
     duration: float | None = None
     attempts: int = 0
+    _driver: Driver | None = None  # the loop that took it, until it began or ended
+
+    def cancel(self) -> bool:
+        """The stdlib's ``Future.cancel``: False if the call has begun or ended, else cancel it
+        and True. ``wait`` and ``as_completed`` see it done at once (the stdlib's pool tells
+        them only once its queue reaches the call)."""
+        with self._condition:
+            driver = self._driver
+            if driver is None or self.running() or self.done():
+                return _cancel(self)
+        return driver.revoke([self])[0] and _cancel(self)
+
+
+def _cancel(future: Future[Any]) -> bool:
+    """Cancel ``future`` (not begun, or given back by the loop) and tell its waiters."""
+    if not Future.cancel(future):
+        return False
+    _notify_cancelled(future)
+    return True
+
+
+def _notify_cancelled(future: Future[Any]) -> None:
+    with future._condition:
+        if future._state == CANCELLED:
+            future.set_running_or_notify_cancel()
+
+
+class _Revoke:
+    """One ``Driver.revoke`` request: the futures, and the loop's answers once ``done``."""
+
+    __slots__ = ("futures", "answers", "done")
+
+    def __init__(self, futures: list[PoolFuture]) -> None:
+        self.futures = futures
+        self.answers = [False] * len(futures)
+        self.done = threading.Event()
 
 
 class Driver:
@@ -74,6 +115,8 @@ class Driver:
         self._owns = owns_executor
         self._queue: Submissions[tuple[PoolFuture, TaskSpec]] = Submissions()
         self._kills: deque[str] = deque()
+        self._revokes: deque[_Revoke] = deque()
+        self._revoked: set[str] = set()  # given back to Future.cancel: ended, nothing to set
         self._futures: dict[str, PoolFuture] = {}  # taken by the scheduler; this thread's
         self._closing = False
         self._wake_pending = False
@@ -85,6 +128,7 @@ class Driver:
         self.events = RunEvents(on_event, clock, off_loop=True)
         self.metrics = MetricsSoFar(policy.max_concurrency, clock)
         self.sched = LiveScheduler(self._take, policy, executor, clock, events=self.events)
+        self.sched.on_first_start = self._begun
         self._completer = Completer()
         self._thread = threading.Thread(target=self._run, name="orchestrator-pool-loop",
                                         daemon=True)
@@ -108,12 +152,29 @@ class Driver:
         self._kills.append(task_id)
         self._wake()
 
+    def revoke(self, futures: list[PoolFuture]) -> list[bool]:
+        """Ask the loop to give back each of ``futures`` (taken, not begun); whether it did.
+        The caller then cancels those."""
+        request = _Revoke(futures)
+        with self._wake_lock:
+            if self._executor_closed:  # the loop has ended: every task with it
+                return request.answers
+            self._revokes.append(request)
+        self._wake(force=True)
+        request.done.wait()
+        return request.answers
+
     def close(self, cancel_pending: bool) -> None:
-        """No more submissions; with ``cancel_pending`` the queued ones are cancelled."""
+        """No more submissions; with ``cancel_pending`` every future not begun is cancelled."""
         self._closing = True
         if cancel_pending:
             while (item := self._queue.take()) is not None:
                 item[0].cancel()
+            taken = [f for f in self._futures.copy().values() if f._driver is not None]
+            if taken and threading.current_thread() is not self._thread:
+                for future, given in zip(taken, self.revoke(taken), strict=True):
+                    if given:
+                        _cancel(future)
         self._wake(force=True)
 
     def join(self, timeout: float | None = None) -> None:
@@ -136,14 +197,43 @@ class Driver:
     # -- the loop thread -------------------------------------------------------------------------
 
     def _take(self) -> TaskSpec | None:
-        """The next submission not cancelled, its future marked running; None if none now."""
+        """The next submission not cancelled; None if none now. Its future stays pending (and
+        cancellable through ``revoke``) until the task begins."""
         queue = self._queue
         while (item := queue.take()) is not None:
             future, spec = item
-            if future.set_running_or_notify_cancel():
-                self._futures[spec.id] = future
-                return spec
+            with future._condition:
+                if future.cancelled():
+                    _notify_cancelled(future)
+                    continue
+                future._driver = self
+            self._futures[spec.id] = future
+            return spec
         return None
+
+    def _begun(self, task_id: str) -> None:
+        """The task's first attempt began: its future is running from now."""
+        future = self._futures.get(task_id)
+        if future is None or future._driver is None:
+            return
+        with future._condition:
+            if not future.running() and not future.done():
+                future.set_running_or_notify_cancel()
+            future._driver = None
+
+    def _answer(self, request: _Revoke) -> None:
+        """Give back each future of ``request`` whose task has not begun (ends cancelled)."""
+        for i, future in enumerate(request.futures):
+            task_id = future.task_id
+            if self._futures.get(task_id) is not future or future._driver is None:
+                continue  # begun or ended
+            if self.sched.revoke_task(task_id):
+                future._driver = None
+                self._revoked.add(task_id)
+                request.answers[i] = True
+            else:
+                self._begun(task_id)  # its worker claimed it: it runs
+        request.done.set()
 
     def _run(self) -> None:
         sched = self.sched
@@ -171,6 +261,8 @@ class Driver:
             closing = self._closing
             while self._kills:
                 sched.kill_task(self._kills.popleft())
+            while self._revokes:
+                self._answer(self._revokes.popleft())
             if closing and not self._queue:
                 sched.close()
             if sched.done:
@@ -182,13 +274,16 @@ class Driver:
                 del finished  # the records hold the tasks' arguments and values: drop them now
 
     def _hand_over(self, finished: list[TaskRecord]) -> None:
-        futures = self._futures
+        futures, revoked = self._futures, self._revoked
         batch: list[Outcome] = []
         for rec in finished:
             future = futures.pop(rec.id, None)
             if future is None:
                 continue
             self.metrics.add(rec)
+            if revoked and rec.id in revoked:  # cancelled by its caller: nothing to set
+                revoked.discard(rec.id)
+                continue
             future.duration = rec.duration
             future.attempts = rec.attempt
             if rec.state is TaskState.SUCCEEDED:
@@ -208,6 +303,8 @@ class Driver:
         finally:
             with self._wake_lock:
                 self._executor_closed = True
+            while self._revokes:  # nothing begins any more; what has not, never will
+                self._revokes.popleft().done.set()
             try:
                 if self._owns:
                     self.executor.close(kill=self.failure is not None)

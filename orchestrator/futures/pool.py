@@ -34,6 +34,10 @@ __all__ = ["ProcessPool", "Submitter"]
 
 Chunksize = int | Literal["auto"]
 
+# Tasks taken ahead of free workers, per worker. No-op submits on 2 workers: ~6,000/s with 1.5
+# (the stdlib call queue's depth), ~8,200/s with 8.
+QUEUED_PER_WORKER = 8
+
 
 class Submitter:
     """``submit`` and ``map`` with per-task settings (``ProcessPool.options``)."""
@@ -79,10 +83,12 @@ class ProcessPool(Executor):
             raise TypeError(f"max_workers must be an integer, got {max_workers!r}")
         elif max_workers <= 0:
             raise ValueError(f"max_workers must be greater than 0, got {max_workers}")
-        # As many taken ahead of free workers as the stdlib's call queue holds
-        # (``max_workers + EXTRA_QUEUED_CALLS``): those futures are running, not cancellable.
+        # Up to QUEUED_PER_WORKER short tasks wait in each worker's pipe (the prefetch rule
+        # queues only tasks that recently took under 5 ms): their futures stay cancellable
+        # until the worker begins them, and a worker gone idle takes them from a busy one.
         policy = OrchestrationPolicy(
-            max_concurrency=max_workers, max_pending=max_workers + 1, task_timeout=task_timeout,
+            max_concurrency=max_workers, max_pending=QUEUED_PER_WORKER * max_workers,
+            task_timeout=task_timeout,
             retry=retry if retry is not None else RetryPolicy(),
             max_task_memory_mb=memory_limit, max_tasks_per_worker=max_tasks_per_worker,
             resources=dict(resources or {}), rate_limits=dict(rate_limits or {}))

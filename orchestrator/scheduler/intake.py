@@ -7,7 +7,9 @@ never blocks on its input (whoever feeds it wakes the executor's ``wait`` instea
 
 It also stops one task on request (``kill_task``), whatever state it is in: an attempt running
 is killed with its tree (``KillReason.REQUESTED``: never retried, ends cancelled), a task not yet
-started ends cancelled at once. Everything here runs on the loop's thread.
+started ends cancelled at once. ``revoke_task`` cancels one only if it has not begun: waiting in
+the ready queue, or sent to a worker that can still give it back (``Executor.revoke``). Everything
+here runs on the loop's thread.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .loop import Scheduler
 from .records import TaskRecord
 from .state import KillReason, TaskState
 from .timers import Timer
-from .wording import killed_error
+from .wording import killed_error, revoked_error
 
 __all__ = ["LiveScheduler"]
 
@@ -41,6 +43,8 @@ class LiveScheduler(Scheduler):
         self._intake = None  # the empty batch given to the base class: never pulled
         self._kill_on_start: set[str] = set()  # killed while queued behind a busy worker
         self._ended: dict[str, int] = {}  # terminal state -> tasks: the records are dropped
+        # Called with a task's id when its first attempt begins (the pool's futures run then).
+        self.on_first_start: Callable[[str], None] | None = None
 
     @property
     def done(self) -> bool:
@@ -79,27 +83,45 @@ class LiveScheduler(Scheduler):
         if rec is None or rec.state.terminal:
             return False
         rec.error = killed_error(task_id)
-        if rec.state is S.RUNNING:
+        if self._withdraw(rec):
+            self._end_killed(rec)
+        elif rec.state is S.RUNNING:
             for ticket, (other, _) in self._attempts.running.items():
                 if other is rec:
                     if rec.kill_reason is not KillReason.REQUESTED:
                         self._kill(rec, ticket, KillReason.REQUESTED, force=True)
-                    return True
+                    break
+        elif rec.state is S.DISPATCHED:
+            self._kill_on_start.add(task_id)  # its worker began it: killed once that is known
+        else:
+            if rec.state is S.RETRY_WAIT:
+                self._timers.cancel((Timer.RETRY, task_id))
+            self._end_killed(rec)
+        return True
+
+    def revoke_task(self, task_id: str) -> bool:
+        """End ``task_id`` cancelled if it has not begun (``Future.cancel``: queued here, or
+        sent and taken back from its worker); False if it has, or has ended. Mutates."""
+        rec = self._records.get(task_id)
+        if rec is None or rec.state.terminal or rec.attempt or not self._withdraw(rec):
+            return False
+        rec.error = revoked_error(task_id)
+        self._end(rec, S.CANCELLED)
+        return True
+
+    def _withdraw(self, rec: TaskRecord) -> bool:
+        """Take ``rec`` out of the queue, or its attempt back from its worker, if it waits
+        there; False if it is anywhere else. Mutates."""
+        if rec.state is S.READY:
+            self._ready.discard(rec)
+            self._attempts.parked.pop(rec.id, None)
+            return True
         if rec.state is S.DISPATCHED:
             for ticket, (other, _) in list(self._attempts.sent.items()):
                 if other is rec and self.executor.revoke(ticket):
                     self._attempts.withdraw(ticket)
-                    self._end_killed(rec)
                     return True
-            self._kill_on_start.add(task_id)  # it reaches a worker's front soon
-            return True
-        if rec.state is S.READY:
-            self._ready.discard(rec)
-            self._attempts.parked.pop(task_id, None)
-        elif rec.state is S.RETRY_WAIT:
-            self._timers.cancel((Timer.RETRY, task_id))
-        self._end_killed(rec)
-        return True
+        return False
 
     def _end(self, rec: TaskRecord, state: TaskState, *, skip_below: bool = True) -> None:
         super()._end(rec, state, skip_below=skip_below)
@@ -124,9 +146,13 @@ class LiveScheduler(Scheduler):
 
     def _on_started(self, ev: AttemptStarted) -> None:
         super()._on_started(ev)
+        entry = self._attempts.running.get(ev.ticket)
+        if entry is None:
+            return
+        rec = entry[0]
+        if rec.attempt == 1 and self.on_first_start is not None:
+            self.on_first_start(rec.id)
         pending = self._kill_on_start
-        if pending:
-            entry = self._attempts.running.get(ev.ticket)
-            if entry is not None and entry[0].id in pending:
-                pending.discard(entry[0].id)
-                self._kill(entry[0], ev.ticket, KillReason.REQUESTED, force=True)
+        if pending and rec.id in pending:
+            pending.discard(rec.id)
+            self._kill(rec, ev.ticket, KillReason.REQUESTED, force=True)

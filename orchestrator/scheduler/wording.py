@@ -13,7 +13,7 @@ from .state import KillReason, StopReason
 
 __all__ = [
     "lost_attempt_error", "leftover_timeout_error", "cancelled_error", "upstream_error",
-    "pickling_error", "callback_dropped", "killed_error", "expansion_error",
+    "pickling_error", "callback_dropped", "killed_error", "revoked_error", "expansion_error",
     "children_failed_error",
 ]
 
@@ -75,6 +75,12 @@ def killed_error(task_id: str) -> TaskError:
     """A task stopped on request (``ProcessPool.kill``), its process tree killed if it ran."""
     return TaskError(kind="cancelled", type="TaskKilled",
                      message=f"task {task_id!r} was killed on request")
+
+
+def revoked_error(task_id: str) -> TaskError:
+    """A task cancelled before it began (``Future.cancel`` on the pool's future)."""
+    return TaskError(kind="cancelled", type="CancelledError",
+                     message=f"task {task_id!r} was cancelled before it started")
 
 
 def upstream_error(task_id: str, root: str, root_status: str,

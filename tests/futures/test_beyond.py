@@ -47,28 +47,66 @@ def _pids(path: Path) -> list[int]:
     return [int(p) for p in text.split()]
 
 
-def test_as_many_are_taken_ahead_as_the_stdlib_call_queue_holds(pools, gate):
-    # The stdlib marks max_workers + 1 queued calls running (EXTRA_QUEUED_CALLS) and leaves the
-    # rest cancellable; this pool takes as many ahead, so the same cancel() calls succeed.
-    taken: list[str] = []
-    three = threading.Event()
+def _queueing_pool(pools, workers: int):
+    """A pool whose recent tasks were short, so it queues the next ones in its workers' pipes
+    (prefetch) rather than only in its own queue."""
+    pool = pools(workers)
+    for _ in range(3):
+        [f.result(timeout=60) for f in [pool.submit(h.square, x) for x in range(2 * workers)]]
+    return pool
 
-    def on_event(e):
-        if e.type == "task.ready":
-            taken.append(e.task_id)
-            if len(taken) == 3:
-                three.set()
 
-    pool = pools(1, on_event=on_event)
+def test_a_future_queued_in_a_workers_pipe_can_still_be_cancelled_and_never_runs(
+        pools, gate, tmp_path):
+    # The stdlib marks the calls in its call queue running, so it cannot cancel them; this pool
+    # takes a call back from its worker's pipe until the worker begins it.
+    pool = _queueing_pool(pools, 1)
     g = gate("blocked")
     first = pool.submit(h.block, g.ready, g.release, 1)
     g.wait_running()
-    rest = [pool.submit(h.square, x) for x in range(6)]
-    assert three.wait(60)
-    assert [f.cancel() for f in rest] == [False, False, True, True, True, True]
+    log = tmp_path / "ran"
+    rest = [pool.submit(h.log, str(log), str(x)) for x in range(6)]
+    called: list[cf.Future] = []
+    rest[2].add_done_callback(called.append)
+    assert not any(f.running() for f in rest)  # none has begun: the worker is busy
+    assert [f.cancel() for f in rest[1:4]] == [True, True, True]
+    assert called == [rest[2]]
+    done, not_done = cf.wait(rest[1:4], timeout=0)
+    assert done == set(rest[1:4]) and not not_done
     g.open()
     assert first.result(timeout=60) == 1
-    assert [f.result(timeout=60) for f in rest[:2]] == [0, 1]
+    assert [f.result(timeout=60) for f in rest[4:]] == ["4", "5"]
+    assert rest[0].result(timeout=60) == "0"
+    assert log.read_text().split() == ["0", "4", "5"]
+    assert pool.metrics().counts["succeeded"] == 6 + 1 + 3
+    assert not rest[0].cancel()  # done
+
+
+def test_a_future_is_running_only_once_its_task_has_begun(pools, gate):
+    pool = _queueing_pool(pools, 1)
+    g = gate("blocked")
+    first = pool.submit(h.block, g.ready, g.release, 1)
+    g.wait_running()
+    assert first.running()
+    second = pool.submit(h.square, 3)
+    assert not second.running() and not second.done()
+    g.open()
+    assert second.result(timeout=60) == 9
+    assert not second.cancel()
+
+
+def test_shutdown_cancel_futures_cancels_every_call_not_begun(pools, gate):
+    pool = _queueing_pool(pools, 1)
+    g = gate("blocked")
+    first = pool.submit(h.block, g.ready, g.release, 1)
+    g.wait_running()
+    rest = [pool.submit(h.square, x) for x in range(8)]
+    pool.shutdown(wait=False, cancel_futures=True)
+    assert all(f.cancelled() for f in rest)
+    g.open()
+    assert first.result(timeout=60) == 1
+    pool.shutdown(wait=True)
+    assert cf.wait(rest, timeout=0).not_done == set()
 
 
 def test_a_timeout_kills_the_task_with_its_children_and_names_both(pools, tmp_path):
