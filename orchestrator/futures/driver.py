@@ -19,7 +19,9 @@ import threading
 import weakref
 from collections import deque
 from concurrent.futures import Future
-from concurrent.futures._base import CANCELLED  # the state a cancel() leaves before notifying
+
+# The states: CANCELLED is what cancel() leaves before the waiters are told.
+from concurrent.futures._base import CANCELLED, PENDING, RUNNING
 from typing import Any, Sequence
 
 from ..clock import Clock
@@ -73,7 +75,7 @@ class PoolFuture(Future[Any]):
         them only once its queue reaches the call)."""
         with self._condition:
             driver = self._driver
-            if driver is None or self.running() or self.done():
+            if driver is None or self._state != PENDING:
                 return _cancel(self)
         return driver.revoke([self])[0] and _cancel(self)
 
@@ -212,13 +214,14 @@ class Driver:
         return None
 
     def _begun(self, task_id: str) -> None:
-        """The task's first attempt began: its future is running from now."""
+        """The task's first attempt began: its future is running from now (what
+        ``set_running_or_notify_cancel`` does, less the locking it repeats: once a task)."""
         future = self._futures.get(task_id)
         if future is None or future._driver is None:
             return
         with future._condition:
-            if not future.running() and not future.done():
-                future.set_running_or_notify_cancel()
+            if future._state == PENDING:
+                future._state = RUNNING
             future._driver = None
 
     def _answer(self, request: _Revoke) -> None:
@@ -275,12 +278,12 @@ class Driver:
 
     def _hand_over(self, finished: list[TaskRecord]) -> None:
         futures, revoked = self._futures, self._revoked
+        self.metrics.add(finished)
         batch: list[Outcome] = []
         for rec in finished:
             future = futures.pop(rec.id, None)
             if future is None:
                 continue
-            self.metrics.add(rec)
             if revoked and rec.id in revoked:  # cancelled by its caller: nothing to set
                 revoked.discard(rec.id)
                 continue

@@ -30,16 +30,21 @@ class MetricsSoFar:
         self._retries = 0
         self._counts: dict[str, int] = {}
 
-    def add(self, rec: TaskRecord) -> None:
+    def add(self, records: list[TaskRecord]) -> None:
+        """Count the tasks that ended (a step's: one lock for all)."""
+        counts = self._counts
         with self._lock:
-            self._serial += rec.busy_time
-            self._longest = max(self._longest, rec.busy_time)
-            self._cpu += rec.cpu_time or 0.0
-            self._attempts += rec.attempt
-            self._attempted += 1 if rec.attempt else 0
-            self._retries += len(rec.retry_delays)
-            status = rec.state.value
-            self._counts[status] = self._counts.get(status, 0) + 1
+            for rec in records:
+                busy = rec.busy_time
+                self._serial += busy
+                if busy > self._longest:
+                    self._longest = busy
+                self._cpu += rec.cpu_time or 0.0
+                self._attempts += rec.attempt
+                self._attempted += 1 if rec.attempt else 0
+                self._retries += len(rec.retry_delays)
+                status = rec.state.value
+                counts[status] = counts.get(status, 0) + 1
 
     def end(self) -> None:
         self._ended = self._clock.now()

@@ -247,7 +247,6 @@ def test_metrics_so_far(pools):
 
 def test_an_unpicklable_argument_fails_its_future_only(pools):
     import pickle
-    import threading
 
     pool = pools(1)
     f = pool.submit(h.square, threading.Lock())

@@ -79,7 +79,8 @@ def test_a_queued_attempt_taken_back_never_runs(local, tmp_path: Path) -> None:
     log = tmp_path / "ran"
     head = d.submit(WAIT, gate.path, "head", queue=False)
     queued = [d.submit("tests.futures.helpers:log", str(log), f"q{i}") for i in range(3)]
-    assert not pool.revoke(head)  # it has started
+    d.until(lambda: d.started(head) is not None)  # its frame went out: it runs
+    assert not pool.revoke(head)
     assert pool.revoke(queued[1])
     assert not pool.revoke(queued[1])  # once only
     gate.release()
@@ -101,6 +102,7 @@ def test_an_attempt_the_worker_began_unseen_cannot_be_taken_back(local, tmp_path
     try:
         first = d.submit("workers.agents:noop", queue=False)
         second = d.submit(REPORT, beacon.path, gate.path)
+        pool._flush()  # what the next wait() would do first, without reading an answer
         pid = beacon.pids(1)[0][0]  # the worker runs the second attempt now
         assert not pool.revoke(second)
         gate.release()
@@ -120,6 +122,7 @@ def test_an_idle_worker_takes_what_waits_behind_a_busy_one(local, tmp_path: Path
     try:
         long = d.submit(REPORT, beacon.path, long_gate.path, queue=False)
         short = d.submit(REPORT, beacon.path, short_gate.path, queue=False)
+        d.until(lambda: d.started(long) is not None and d.started(short) is not None)
         pids = sorted(p[0] for p in beacon.pids(2))
         behind = [d.submit(WAIT, short_gate.path, f"b{i}") for i in range(4)]  # 2 behind each
         short_gate.release()

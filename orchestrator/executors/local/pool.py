@@ -61,6 +61,7 @@ class LocalPool(ClosesOnExit):
         self._task_limit, self._grow_limit = max_tasks_per_worker, max_worker_memory_mb  # a run's
         self._clock: Clock = MonotonicClock()
         self._by_ticket: dict[int, Slot] = {}
+        self._unflushed: set[Slot] = set()  # sent frames since the last ``wait``
         self._events: list[ExecutorEvent] = []
         self._functions = FunctionTable()
         self._selector = selectors.DefaultSelector()
@@ -131,8 +132,7 @@ class LocalPool(ClosesOnExit):
             return True
         slot.push(attempt)
         self._by_ticket[attempt.ticket] = slot
-        if len(slot.queue) == 1 and slot.state is READY:
-            self._start_head(slot, self._clock.now())
+        self._unflushed.add(slot)  # an idle worker's attempt starts when it is written
         return True
 
     def kill(self, ticket: int, *, force: bool) -> list[int]:
@@ -166,6 +166,8 @@ class LocalPool(ClosesOnExit):
 
     def wait(self, timeout: float | None) -> list[ExecutorEvent]:
         sup = self._sup
+        if self._unflushed:
+            self._flush()
         if self._events:
             timeout = 0
         if sup.starting:
@@ -245,7 +247,17 @@ class LocalPool(ClosesOnExit):
             return
         slot.push(attempt)
         self._by_ticket[attempt.ticket] = slot
-        self._start_head(slot, self._clock.now())
+        self._unflushed.add(slot)
+
+    def _flush(self) -> None:
+        """Write what each worker was sent since the last wait; an idle worker's head starts
+        now. A worker whose pipe is closed is dying: its exit requeues what it was sent."""
+        now = self._clock.now()
+        for slot in self._unflushed:
+            if (slot.wire.flush() and slot.started_at is None and slot.queue
+                    and slot.state is READY):
+                self._start_head(slot, now)
+        self._unflushed.clear()
 
     def _start_head(self, slot: Slot, now: float) -> None:
         """The head of ``slot``'s queue starts now (inferred: the worker runs in order)."""
