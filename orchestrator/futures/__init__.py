@@ -13,7 +13,6 @@ The modules
     ``metrics``     pool.metrics(): the run's figures so far
 """
 
-from .driver import PoolFuture
 from .errors import (
     MemoryLimitExceeded,
     TaskKilled,
@@ -21,6 +20,7 @@ from .errors import (
     TaskTimeout,
     WorkerCrashed,
 )
+from .future import PoolFuture
 from .pool import ProcessPool, Submitter
 
 __all__ = ["ProcessPool", "Submitter", "PoolFuture", "TaskTimeout", "WorkerCrashed", "TaskKilled",

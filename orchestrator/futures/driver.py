@@ -1,12 +1,14 @@
 """The pool's loop thread: it owns the run (one per pool) and everything the scheduler holds.
 
-Other threads talk to it through two thread-safe deques, submissions and kill requests, and
+Other threads talk to it through thread-safe deques (submissions, kill and revoke requests), and
 wake its ``executor.wait`` with ``executor.wakeup()`` (at most one wake-up pending at a time,
 so a burst of submits costs one pipe write). It takes a submission only when the scheduler has
-room (``max_workers`` running plus as many queued ahead), and marks its future running at that
-moment: until then ``Future.cancel()`` succeeds, as with the stdlib pool. Finished tasks go to
-the ``Completer`` thread, which sets the futures: a done-callback never runs on this thread,
-so none can delay a deadline, and this thread holds no lock while anything user-written runs.
+room (``max_workers`` running plus ``max_pending`` queued ahead); the future stays pending until
+its task begins in a worker, and a ``cancel()`` meanwhile is answered here (``revoke``: the task
+is taken back from the ready queue or from its worker's pipe, ``future.py``). A result is set
+here when its future has no done-callback; any other outcome goes to the ``Completer`` thread:
+a done-callback never runs on this thread, so none can delay a deadline, and this thread holds
+no lock while anything user-written runs.
 
 The driver holds no reference to the ``ProcessPool`` in front of it, so a pool dropped without
 ``shutdown()`` is collected; its finalizer closes the intake and the run ends once its tasks
@@ -18,11 +20,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import deque
-from concurrent.futures import Future
-
-# The states: CANCELLED is what cancel() leaves before the waiters are told.
-from concurrent.futures._base import CANCELLED, PENDING, RUNNING
-from typing import Any, Sequence
+from typing import Sequence
 
 from ..clock import Clock
 from ..executors.base import Executor
@@ -34,6 +32,7 @@ from ..scheduler.records import TaskRecord
 from ..scheduler.state import TaskState
 from ..telemetry.events import EventHandler
 from .completion import Completer, Outcome
+from .future import PoolFuture, cancel_given_back, mark_running, notify_cancelled, set_result_here
 from .metrics import MetricsSoFar
 from .submissions import Submissions
 
@@ -54,44 +53,6 @@ def _finish_all_at_exit() -> None:
 
 # Run before the atexit handlers, as concurrent.futures.process registers its own.
 getattr(threading, "_register_atexit", lambda fn: None)(_finish_all_at_exit)
-
-
-class PoolFuture(Future[Any]):
-    """A ``concurrent.futures.Future`` that knows its task: ``task_id``, and once done
-    ``duration`` (the last attempt's run time in the worker) and ``attempts``.
-
-    It is running once its task's first attempt has begun in a worker, not when the pool's loop
-    takes it: until then ``cancel()`` succeeds, whether the task waits in the pool's queue or in
-    a worker's pipe (the loop takes it back, and the worker never runs it)."""
-
-    task_id: str = ""
-    duration: float | None = None
-    attempts: int = 0
-    _driver: Driver | None = None  # the loop that took it, until it began or ended
-
-    def cancel(self) -> bool:
-        """The stdlib's ``Future.cancel``: False if the call has begun or ended, else cancel it
-        and True. ``wait`` and ``as_completed`` see it done at once (the stdlib's pool tells
-        them only once its queue reaches the call)."""
-        with self._condition:
-            driver = self._driver
-            if driver is None or self._state != PENDING:
-                return _cancel(self)
-        return driver.revoke([self])[0] and _cancel(self)
-
-
-def _cancel(future: Future[Any]) -> bool:
-    """Cancel ``future`` (not begun, or given back by the loop) and tell its waiters."""
-    if not Future.cancel(future):
-        return False
-    _notify_cancelled(future)
-    return True
-
-
-def _notify_cancelled(future: Future[Any]) -> None:
-    with future._condition:
-        if future._state == CANCELLED:
-            future.set_running_or_notify_cancel()
 
 
 class _Revoke:
@@ -176,7 +137,7 @@ class Driver:
             if taken and threading.current_thread() is not self._thread:
                 for future, given in zip(taken, self.revoke(taken), strict=True):
                     if given:
-                        _cancel(future)
+                        cancel_given_back(future)
         self._wake(force=True)
 
     def join(self, timeout: float | None = None) -> None:
@@ -206,7 +167,7 @@ class Driver:
             future, spec = item
             with future._condition:
                 if future.cancelled():
-                    _notify_cancelled(future)
+                    notify_cancelled(future)
                     continue
                 future._driver = self
             self._futures[spec.id] = future
@@ -214,15 +175,10 @@ class Driver:
         return None
 
     def _begun(self, task_id: str) -> None:
-        """The task's first attempt began: its future is running from now (what
-        ``set_running_or_notify_cancel`` does, less the locking it repeats: once a task)."""
+        """The task's first attempt began: its future is running from now."""
         future = self._futures.get(task_id)
-        if future is None or future._driver is None:
-            return
-        with future._condition:
-            if future._state == PENDING:
-                future._state = RUNNING
-            future._driver = None
+        if future is not None and future._driver is not None:
+            mark_running(future)
 
     def _answer(self, request: _Revoke) -> None:
         """Give back each future of ``request`` whose task has not begun (ends cancelled)."""
@@ -290,7 +246,9 @@ class Driver:
             future.duration = rec.duration
             future.attempts = rec.attempt
             if rec.state is TaskState.SUCCEEDED:
-                batch.append((future, True, rec.value, None, None))
+                # No callback to run: set here, sparing the completion thread a hand-off.
+                if not set_result_here(future, rec.value):
+                    batch.append((future, True, rec.value, None, None))
             else:
                 timeout = rec.spec.timeout or self.policy.task_timeout
                 batch.append((future, False, None, rec.error, timeout))

@@ -26,7 +26,8 @@ from ..model.policy import OrchestrationPolicy, RetryPolicy
 from ..model.resources import RateLimit
 from ..model.results import RunMetrics
 from ..telemetry.events import EventHandler
-from .driver import Driver, PoolFuture
+from .driver import Driver
+from .future import PoolFuture
 from .mapping import map_results
 from .tasks import Options, task_spec
 
