@@ -32,7 +32,14 @@ from ..scheduler.records import TaskRecord
 from ..scheduler.state import TaskState
 from ..telemetry.events import EventHandler
 from .completion import Completer, Outcome
-from .future import PoolFuture, cancel_given_back, mark_running, notify_cancelled, set_result_here
+from .future import (
+    PENDING,
+    PoolFuture,
+    cancel_given_back,
+    mark_running,
+    notify_cancelled,
+    set_result_here,
+)
 from .metrics import MetricsSoFar
 from .submissions import Submissions
 
@@ -166,7 +173,7 @@ class Driver:
         while (item := queue.take()) is not None:
             future, spec = item
             with future._condition:
-                if future.cancelled():
+                if future._state != PENDING:  # cancelled (the only way out of pending)
                     notify_cancelled(future)
                     continue
                 future._driver = self

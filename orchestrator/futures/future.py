@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .driver import Driver
 
 __all__ = ["PoolFuture", "cancel_given_back", "notify_cancelled", "mark_running",
-           "set_result_here"]
+           "set_result_here", "PENDING"]
 
 
 class PoolFuture(Future[Any]):

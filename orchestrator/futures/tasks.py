@@ -63,10 +63,17 @@ _PLAIN = (int, float, str, bytes, bool, type(None))
 def _sent_as_itself(fn: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
     """A module-level function (kept by a worker for the run without keeping alive anything a
     user drops) with arguments that are not containers (nothing to walk)."""
-    return (isinstance(fn, types.FunctionType) and fn.__closure__ is None
-            and "<" not in fn.__qualname__ and "." not in fn.__qualname__
-            and all(type(a) in _PLAIN for a in args)
-            and all(type(v) in _PLAIN for v in kwargs.values()))
+    if not (isinstance(fn, types.FunctionType) and fn.__closure__ is None
+            and "<" not in fn.__qualname__ and "." not in fn.__qualname__):
+        return False
+    for a in args:  # loops, not all(): a generator costs more than the check, once a submit
+        if type(a) not in _PLAIN:
+            return False
+    if kwargs:
+        for v in kwargs.values():
+            if type(v) not in _PLAIN:
+                return False
+    return True
 
 
 def task_spec(n: int, fn: Callable[..., Any], args: tuple[Any, ...],
