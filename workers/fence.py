@@ -32,6 +32,7 @@ _SIZE = 4096
 _HEAD = struct.Struct("=qq")  # the last number claimed (0: none), how many are revoked
 _NUMBER = struct.Struct("=q")
 _MOST = (_SIZE - _HEAD.size) // _NUMBER.size  # revoked numbers the page holds
+_TRIES = 200  # non-blocking lock attempts (a syscall each) before the parent gives up
 
 
 class Fence:
@@ -82,9 +83,12 @@ class Fence:
 
     def revoke(self, number: int) -> bool:
         """Take back the attempt of frame ``number`` unless the worker has begun it or a later
-        one; True when it will never run. Mutates."""
+        one; True when it will never run. False too if the worker holds the lock for longer
+        than a claim takes (it was stopped inside one: the parent's loop must not wait for a
+        SIGCONT). Mutates."""
         page, fd = self._page, self.fd
-        fcntl.lockf(fd, fcntl.LOCK_EX)
+        if not _try_lock(fd):
+            return False
         try:
             claimed, count = _HEAD.unpack_from(page)
             if claimed >= number:
@@ -119,3 +123,15 @@ class Fence:
         for i, number in enumerate(revoked):
             _NUMBER.pack_into(page, _HEAD.size + i * _NUMBER.size, number)
         _HEAD.pack_into(page, 0, claimed, len(revoked))
+
+
+def _try_lock(fd: int) -> bool:
+    """Take the lock without blocking: a claim holds it for microseconds, so a few tries see it
+    free unless its holder is stopped."""
+    for _ in range(_TRIES):
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:  # EAGAIN or EACCES: the worker holds it
+            continue
+    return False

@@ -61,3 +61,27 @@ def test_a_full_list_refuses_rather_than_forgets(fence: Fence) -> None:
         assert fence.revoke(n)
     assert not fence.revoke(module._MOST + 1)
     assert not fence.claim(1)
+
+
+def test_the_parent_gives_up_rather_than_wait_for_a_stopped_worker(fence: Fence) -> None:
+    # A worker stopped (SIGSTOP) inside a claim holds the lock: revoke must return, refusing.
+    import fcntl
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    locked, release = ctx.Event(), ctx.Event()
+
+    def hold(fd: int) -> None:
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        locked.set()
+        release.wait(60)
+
+    holder = ctx.Process(target=hold, args=(fence.fd,))
+    holder.start()
+    try:
+        assert locked.wait(60)
+        assert not fence.revoke(1)
+    finally:
+        release.set()
+        holder.join(60)
+    assert fence.revoke(1)  # free again
