@@ -186,7 +186,7 @@ class Executor(Protocol):
 
     def revoke(self, ticket: int) -> bool:
         """Withdraw ``ticket`` if it was sent but has not started; True when withdrawn (no
-        event follows). An executor that cannot (a worker reads its pipe in order) says False.
+        event follows). False once it began, or when the executor cannot tell.
         """
         ...
 

@@ -5,6 +5,7 @@ test decides when the parent reads its workers' pipes."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -142,3 +143,23 @@ def test_an_idle_worker_takes_what_waits_behind_a_busy_one(local, tmp_path: Path
         long_gate.close()
         short_gate.close()
         beacon.close()
+
+
+def test_an_attempt_whose_write_finds_its_worker_dead_is_requeued_uncharged(local) -> None:
+    # The frames of a step go out at the next wait(): the worker died before that write.
+    import signal
+    from multiprocessing.connection import wait
+
+    from orchestrator.executors.base import AttemptLost, AttemptRequeued
+
+    pool = local(1)
+    d = Driver(pool)
+    _ready_workers(d, 1)
+    slot = pool._sup.slots[0]
+    os.kill(slot.pid, signal.SIGKILL)
+    assert wait([slot.sentinel], 60)  # it has exited; the pool has not looked yet
+    ticket = d.submit("workers.agents:noop", queue=False)
+    d.until(lambda: any(isinstance(e, AttemptRequeued) and e.ticket == ticket
+                        for e in d.events))
+    assert d.started(ticket) is None
+    assert not any(isinstance(e, AttemptLost) for e in d.events)

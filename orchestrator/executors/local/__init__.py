@@ -16,7 +16,10 @@ previous attempt's result arrives. That saves a message per task on the hot path
 
 Prefetch: an attempt may be queued behind a busy worker (``submit(queue=True)``) so the worker
 never waits for the parent between short tasks. When that worker dies, the attempts queued behind
-the lost one come back as ``AttemptRequeued`` (never started, never charged).
+the lost one come back as ``AttemptRequeued`` (never started, never charged). Until the worker
+begins one, the parent can take it back (``revoke``: the worker's fence, ``workers.fence``), and a
+worker gone idle takes the last one queued behind the busiest other worker (``slots.steal``).
+A step's frames for one worker go in one write, at the start of the next ``wait``.
 
 Dead or retired workers are replaced at once; after the first death a spare worker is kept warm
 (more during a burst of deaths), so the next replacement is ready immediately instead of after an
