@@ -18,7 +18,8 @@ Prefetch: an attempt may be queued behind a busy worker (``submit(queue=True)``)
 never waits for the parent between short tasks. When that worker dies, the attempts queued behind
 the lost one come back as ``AttemptRequeued`` (never started, never charged). Until the worker
 begins one, the parent can take it back (``revoke``: the worker's fence, ``workers.fence``), and a
-worker gone idle takes the last one queued behind the busiest other worker (``slots.steal``).
+worker gone idle takes the last ones queued behind a worker whose attempt has run 10 ms
+(``slots.steal_plan``).
 A step's frames for one worker go in one write, at the start of the next ``wait``.
 
 Dead or retired workers are replaced at once; after the first death a spare worker is kept warm
@@ -27,7 +28,8 @@ interpreter start.
 
 The rooms: ``pool`` (the Executor protocol over slots), ``slots`` (one worker slot and its
 states), ``supervisor`` (spawn, retire, replace, spares, the reaper), ``wire`` (the parent's side
-of ``workers.protocol``), ``warm`` (the shared pool, interpreter exit). A worker's tree is
+of ``workers.protocol``), ``warm`` (the shared pool, interpreter exit), ``registry`` (the pools
+not yet closed: closed at exit, disowned by a forked child). A worker's tree is
 killed and measured by ``workers.tree``, which the Dask executor's runner hosts share.
 """
 

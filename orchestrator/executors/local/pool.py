@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import selectors
 import signal
-import weakref
 
 from workers import protocol
 from workers.protocol import DONE, Message
@@ -32,11 +31,12 @@ from ..base import (
 from ..pickling import dumps_arguments
 from .keeper import close_fd
 from .memory import MAX_WORKER_MEMORY_MB, outgrown
-from .slots import KILLING, QUEUE_LIMIT_BYTES, READY, RETIRING, Slot, pick_slot, steal
+from .registry import live_pools
+from .slots import KILLING, QUEUE_LIMIT_BYTES, READY, RETIRING, Slot, pick_slot, steal_plan
 from .supervisor import READY_TIMEOUT, Supervisor
 from .wire import FunctionTable
 
-__all__ = ["LocalPool", "close_all_pools"]
+__all__ = ["LocalPool"]
 
 
 class LocalPool(ClosesOnExit):
@@ -62,6 +62,7 @@ class LocalPool(ClosesOnExit):
         self._clock: Clock = MonotonicClock()
         self._by_ticket: dict[int, Slot] = {}
         self._unflushed: set[Slot] = set()  # sent frames since the last ``wait``
+        self._idle_seen = False  # a worker went idle: ``wait`` checks for work to steal
         self._events: list[ExecutorEvent] = []
         self._functions = FunctionTable()
         self._selector = selectors.DefaultSelector()
@@ -72,7 +73,7 @@ class LocalPool(ClosesOnExit):
         self._sup = Supervisor(get_context(context), self._selector, spare_workers,
                                ready_timeout)
         self._closed = False
-        _live_pools.add(self)
+        live_pools.add(self)
         if max_workers:
             self.open(self._clock, max_workers)
 
@@ -166,6 +167,8 @@ class LocalPool(ClosesOnExit):
 
     def wait(self, timeout: float | None) -> list[ExecutorEvent]:
         sup = self._sup
+        if self._idle_seen:
+            timeout = self._steal(timeout)
         if self._unflushed:
             self._flush()
         if self._events:
@@ -218,7 +221,7 @@ class LocalPool(ClosesOnExit):
         if self._closed:
             return
         self._closed = True
-        _live_pools.discard(self)
+        live_pools.discard(self)
         self._sup.close(kill=kill)
         self._selector.close()
         close_fd(self._wake_r)
@@ -235,19 +238,30 @@ class LocalPool(ClosesOnExit):
         return pick_slot(self._sup.slots, size if queue and size <= QUEUE_LIMIT_BYTES else None,
                          self._task_limit)
 
-    def _steal_for(self, slot: Slot) -> None:
-        """``slot``'s worker is idle: run here what waits, not begun, behind the busiest other
-        worker (``steal``), so a long or hung task holds up only itself."""
-        attempt = steal(self._sup.slots, slot)
-        if attempt is None:
-            return
-        del self._by_ticket[attempt.ticket]
-        if not slot.wire.send_run(attempt, self._functions[attempt.fn]):
-            self._events.append(AttemptRequeued(attempt.ticket))
-            return
-        slot.push(attempt)
-        self._by_ticket[attempt.ticket] = slot
-        self._unflushed.add(slot)
+    def _steal(self, timeout: float | None) -> float | None:
+        """Idle workers take the attempts queued last behind workers whose attempt has run
+        ``STEAL_AFTER_S`` (``steal_plan``), through those workers' fences; ``timeout`` cut to
+        when the next queue will be that old."""
+        now = self._clock.now()
+        thieves, victims, due = steal_plan(self._sup.slots, now, self._task_limit)
+        for victim in victims:
+            while thieves and len(victim.queue) > 1:
+                attempt = victim.queue[-1]
+                if not victim.revoke(attempt):
+                    break  # the worker began it (or holds its fence): leave the rest there
+                thief = thieves.pop()
+                del self._by_ticket[attempt.ticket]
+                if not thief.wire.send_run(attempt, self._functions[attempt.fn]):
+                    self._events.append(AttemptRequeued(attempt.ticket))
+                    continue
+                thief.push(attempt)
+                self._by_ticket[attempt.ticket] = thief
+                self._unflushed.add(thief)
+        if due is None or not thieves:
+            self._idle_seen = bool(thieves and victims)  # else nothing to look for until one
+            return timeout                                # goes idle again
+        left = max(0.0, due - now)
+        return left if timeout is None else min(timeout, left)
 
     def _flush(self) -> None:
         """Write what each worker was sent since the last wait; an idle worker's head starts
@@ -295,8 +309,8 @@ class LocalPool(ClosesOnExit):
         self._events.append(WorkerStarted(slot.pid, slot.index, now, now - slot.spawned_at))
         if slot.queue and slot.started_at is None:
             self._start_head(slot, now)
-        elif not slot.queue and slot in self._sup.slots:
-            self._steal_for(slot)
+        elif not slot.queue:
+            self._idle_seen = True
 
     def _on_done(self, slot: Slot, msg: Message) -> None:
         ticket = msg[1]
@@ -324,8 +338,8 @@ class LocalPool(ClosesOnExit):
             self._start_head(slot, now)
         elif slot.state is READY and (worn or (limit is not None and slot.done >= limit)):
             self._sup.replace(slot)
-        elif slot.state is READY:
-            self._steal_for(slot)
+        else:
+            self._idle_seen = True  # ``wait`` looks for what it may take from a busy one
 
     def _requeue_queued(self, slot: Slot) -> None:
         """Give back what was queued behind ``slot``'s finished attempt (it never started)."""
@@ -358,42 +372,4 @@ class LocalPool(ClosesOnExit):
                 self._by_ticket.pop(rest.ticket, None)
                 self._events.append(AttemptRequeued(rest.ticket))
         self._sup.settle(slot, reason == "crashed", now, f"{sig or code}")
-
-
-# Every pool not yet closed, so that interpreter exit closes them (warm.py registers that).
-_live_pools: weakref.WeakSet[LocalPool] = weakref.WeakSet()
-
-
-def close_all_pools() -> None:
-    """Kill every pool's workers now (at interpreter exit)."""
-    for pool in list(_live_pools):
-        pool.close(kill=True)
-
-
-def _disown_after_fork() -> None:
-    """In a child forked from this process (a ``multiprocessing`` fork helper, ``os.fork``):
-    the pools are the parent's. Their lifeline's write end, reaper pipe and worker pipes are
-    pointed at /dev/null (the fd numbers stay valid, so the child's objects close nothing of
-    anyone's), or the child would keep every worker alive and the reaper blind after the
-    parent's death; the child never closes or uses them."""
-    pools = list(_live_pools)
-    _live_pools.clear()
-    if not pools:
-        return
-    try:
-        devnull = os.open(os.devnull, os.O_RDWR)
-    except OSError:
-        return
-    for pool in pools:
-        pool._closed = True
-        pool._sup.closed = True
-        for fd in pool._sup.inherited_fds():
-            try:
-                os.dup2(devnull, fd, inheritable=False)
-            except OSError:
-                pass
-    os.close(devnull)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_disown_after_fork)
+        self._idle_seen = True  # its replacement may be a spare, ready and idle

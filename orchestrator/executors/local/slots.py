@@ -27,11 +27,15 @@ if TYPE_CHECKING:
     import psutil
 
 __all__ = ["SlotState", "Slot", "pick_slot", "NEXT", "STARTING", "READY", "KILLING", "RETIRING",
-           "GONE", "QUEUE_LIMIT_BYTES", "steal"]
+           "GONE", "QUEUE_LIMIT_BYTES", "STEAL_AFTER_S", "steal_plan"]
 
 # What may wait in a worker's pipe behind its running attempt, in argument bytes: a write past
 # the pipe's capacity (64 KiB on Linux) would block the parent until that worker finished.
 QUEUE_LIMIT_BYTES = 32 * 1024
+# An idle worker takes what waits behind a busy one once the busy one's attempt has run this
+# long: twice what a task may take to be queued at all (``PREFETCH_BELOW_S``), so a queue of
+# short tasks drains where it is, and a long or hung one holds up only itself.
+STEAL_AFTER_S = 0.01
 
 
 class SlotState(enum.Enum):
@@ -183,16 +187,31 @@ def _queue_key(slot: Slot) -> tuple[int, float]:
     return len(slot.queue), slot.started_at if slot.started_at is not None else float("inf")
 
 
-def steal(slots: Sequence[Slot | None], idle: Slot) -> Attempt | None:
-    """For the ``idle`` worker: the last attempt queued behind the busiest other worker, taken
-    back from it (``Slot.revoke``); None if there is none or its worker began it."""
-    victim: Slot | None = None
+def steal_plan(slots: Sequence[Slot | None], now: float,
+               task_limit: int | None) -> tuple[list[Slot], list[Slot], float | None]:
+    """Who may take what: the idle workers in service (``thieves``); the workers with attempts
+    queued behind one that began ``STEAL_AFTER_S`` or more before ``now`` (``victims``, the
+    longest queue first); and when the next other queue will be that old (None: none)."""
+    thieves: list[Slot] = []
+    busy: list[Slot] = []
     for slot in slots:
-        if (slot is not None and slot is not idle and len(slot.queue) > 1
-                and slot.state is not KILLING
-                and (victim is None or len(slot.queue) > len(victim.queue))):
-            victim = slot
-    if victim is None:
-        return None
-    attempt = victim.queue[-1]
-    return attempt if victim.revoke(attempt) else None
+        if slot is None or slot.state is not READY or slot.worn:
+            continue
+        if not slot.queue:
+            if task_limit is None or slot.done < task_limit:
+                thieves.append(slot)
+        elif len(slot.queue) > 1 and slot.started_at is not None:
+            busy.append(slot)
+    if not thieves or not busy:
+        return thieves, [], None
+    victims: list[Slot] = []
+    due: float | None = None
+    for slot in busy:
+        assert slot.started_at is not None
+        when = slot.started_at + STEAL_AFTER_S
+        if when <= now:
+            victims.append(slot)
+        elif due is None or when < due:
+            due = when
+    victims.sort(key=lambda v: -len(v.queue))
+    return thieves, victims, due

@@ -19,7 +19,8 @@ import os
 import threading
 from typing import Callable
 
-from .pool import LocalPool, close_all_pools
+from .pool import LocalPool
+from .registry import close_all_pools
 
 __all__ = ["shared_pool", "release_shared_pool", "shutdown_shared_pool"]
 
