@@ -198,7 +198,7 @@ class Driver:
                 self._revoked.add(task_id)
                 request.answers[i] = True
             else:
-                self._begun(task_id)  # its worker claimed it: it runs
+                mark_running(future)  # its worker claimed it: it runs
         request.done.set()
 
     def _run(self) -> None:

@@ -258,8 +258,10 @@ class LocalPool(ClosesOnExit):
                 self._by_ticket[attempt.ticket] = thief
                 self._unflushed.add(thief)
         if due is None or not thieves:
-            self._idle_seen = bool(thieves and victims)  # else nothing to look for until one
-            return timeout                                # goes idle again
+            # Look again next wait only while idle workers remain beside queues to take from;
+            # otherwise not until a worker goes idle again.
+            self._idle_seen = bool(thieves and victims)
+            return timeout
         left = max(0.0, due - now)
         return left if timeout is None else min(timeout, left)
 
