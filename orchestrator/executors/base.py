@@ -267,8 +267,9 @@ def attempt_finished(task_id: str, ticket: int, pid: int | None, at: float,
     ok, form, payload, err, run_s, cpu_s, peak, raw_reports, tails = done[:9]
     ok, value, error = finished_value(task_id, ok, form, payload, err)
     out, err_tail = tails if tails is not None else (None, None)
-    return AttemptFinished(ticket, pid, at, ok, value, error, run_s, cpu_s, peak,
-                           finished_reports(task_id, raw_reports), worker, out, err_tail)
+    reports = finished_reports(task_id, raw_reports) if raw_reports else {}
+    return AttemptFinished(ticket, pid, at, ok, value, error, run_s, cpu_s, peak, reports,
+                           worker, out, err_tail)
 
 
 def _safe_str(exc: BaseException) -> str:

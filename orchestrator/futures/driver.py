@@ -172,11 +172,14 @@ class Driver:
         queue = self._queue
         while (item := queue.take()) is not None:
             future, spec = item
-            with future._condition:
-                if future._state != PENDING:  # cancelled (the only way out of pending)
-                    notify_cancelled(future)
-                    continue
-                future._driver = self
+            lock = future._condition._lock  # type: ignore[attr-defined]  # see future.py
+            lock.acquire()
+            if future._state != PENDING:  # cancelled (the only way out of pending)
+                lock.release()
+                notify_cancelled(future)
+                continue
+            future._driver = self
+            lock.release()
             self._futures[spec.id] = future
             return spec
         return None
@@ -244,11 +247,12 @@ class Driver:
         self.metrics.add(finished)
         batch: list[Outcome] = []
         for rec in finished:
-            future = futures.pop(rec.id, None)
+            task_id = rec.spec.id
+            future = futures.pop(task_id, None)
             if future is None:
                 continue
-            if revoked and rec.id in revoked:  # cancelled by its caller: nothing to set
-                revoked.discard(rec.id)
+            if revoked and task_id in revoked:  # cancelled by its caller: nothing to set
+                revoked.discard(task_id)
                 continue
             future.duration = rec.duration
             future.attempts = rec.attempt

@@ -11,6 +11,9 @@ lock here is the stdlib's own bookkeeping; a done-callback always runs with no l
 
 from __future__ import annotations
 
+import threading
+from _thread import RLock
+from collections import deque
 from concurrent.futures import Future
 from concurrent.futures._base import CANCELLED, CANCELLED_AND_NOTIFIED, FINISHED, PENDING, RUNNING
 from typing import TYPE_CHECKING, Any
@@ -20,6 +23,32 @@ if TYPE_CHECKING:
 
 __all__ = ["PoolFuture", "cancel_given_back", "notify_cancelled", "mark_running",
            "set_result_here", "PENDING"]
+
+
+class _Condition(threading.Condition):
+    """A ``threading.Condition`` on an ``RLock`` (the one a ``Future`` makes), without the five
+    bound methods of its lock that ``Condition.__init__`` stores on each instance. Those are
+    objects the garbage collector tracks: half of a future's, and a pool holding thousands of
+    futures paid for them in collections (gen 1 and 2 passes over every waiting future)."""
+
+    def __init__(self) -> None:  # not Condition.__init__: everything it sets is here
+        self._lock = RLock()
+        self._waiters: deque[Any] = deque()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def _release_save(self) -> Any:
+        return self._lock._release_save()  # type: ignore[attr-defined]
+
+    def _acquire_restore(self, state: Any) -> None:
+        self._lock._acquire_restore(state)  # type: ignore[attr-defined]
+
+    def _is_owned(self) -> bool:
+        return self._lock._is_owned()  # type: ignore[attr-defined, no-any-return]
 
 
 class PoolFuture(Future[Any]):
@@ -33,6 +62,15 @@ class PoolFuture(Future[Any]):
     duration: float | None = None
     attempts: int = 0
     _driver: Driver | None = None  # the loop that took it, until it began or ended
+
+    def __init__(self) -> None:
+        # ``Future.__init__``'s fields (a test pins the set), on the leaner condition.
+        self._condition = _Condition()
+        self._state = PENDING
+        self._result = None
+        self._exception = None
+        self._waiters = []
+        self._done_callbacks: list[Any] = []
 
     def cancel(self) -> bool:
         """The stdlib's ``Future.cancel``: False if the call has begun or ended, else cancel it
@@ -71,12 +109,18 @@ def notify_cancelled(future: Future[Any]) -> None:
             future.set_running_or_notify_cancel()
 
 
+# The loop's own changes below take the condition's lock itself (its ``acquire`` and
+# ``release`` are C methods) rather than ``with``: ``Condition.__enter__``/``__exit__`` are two
+# Python calls, and these run for every task.
+
 def mark_running(future: PoolFuture) -> None:
     """The task began: ``set_running_or_notify_cancel`` less the locking it repeats."""
-    with future._condition:
-        if future._state == PENDING:
-            future._state = RUNNING
-        future._driver = None
+    lock = future._condition._lock  # type: ignore[attr-defined]
+    lock.acquire()
+    if future._state == PENDING:
+        future._state = RUNNING
+    future._driver = None
+    lock.release()
 
 
 def set_result_here(future: PoolFuture, value: Any) -> bool:
@@ -84,14 +128,20 @@ def set_result_here(future: PoolFuture, value: Any) -> bool:
     runs here); False if it has one, or is not pending or running: the caller hands it on.
     Checked under the future's lock, so a callback added meanwhile finds it done and runs on
     the thread that adds it, as the stdlib's do."""
-    with future._condition:
+    condition = future._condition
+    lock = condition._lock  # type: ignore[attr-defined]
+    lock.acquire()
+    try:
         state = future._state
-        if future._done_callbacks or (state != RUNNING and state != PENDING):  # type: ignore
+        if future._done_callbacks or (state != RUNNING and state != PENDING):
             return False
         future._result = value
         future._state = FINISHED
-        for waiter in future._waiters:
+        for waiter in future._waiters:  # wait() and as_completed()
             waiter.add_result(future)
-        future._condition.notify_all()
-    future._driver = None
-    return True
+        if condition._waiters:  # type: ignore[attr-defined]  # threads blocked in result()
+            condition.notify_all()
+        future._driver = None
+        return True
+    finally:
+        lock.release()

@@ -9,6 +9,7 @@ import threading
 from ..clock import Clock
 from ..model.results import RunMetrics
 from ..scheduler.records import TaskRecord
+from ..scheduler.state import TaskState
 
 __all__ = ["MetricsSoFar"]
 
@@ -28,7 +29,7 @@ class MetricsSoFar:
         self._attempts = 0
         self._attempted = 0
         self._retries = 0
-        self._counts: dict[str, int] = {}
+        self._counts: dict[TaskState, int] = {}
 
     def add(self, records: list[TaskRecord]) -> None:
         """Count the tasks that ended (a step's: one lock for all)."""
@@ -43,8 +44,8 @@ class MetricsSoFar:
                 self._attempts += rec.attempt
                 self._attempted += 1 if rec.attempt else 0
                 self._retries += len(rec.retry_delays)
-                status = rec.state.value
-                counts[status] = counts.get(status, 0) + 1
+                state = rec.state  # the member: ``.value`` is a Python property
+                counts[state] = counts.get(state, 0) + 1
 
     def end(self) -> None:
         self._ended = self._clock.now()
@@ -60,6 +61,7 @@ class MetricsSoFar:
                 efficiency=parallelism / used,
                 utilization=self._serial / (workers * wall) if wall > 0 and workers else 0.0,
                 workers=workers, tasks=sum(self._counts.values()), attempts=self._attempts,
-                retries=self._retries, counts=dict(self._counts),
+                retries=self._retries,
+                counts={state.value: n for state, n in self._counts.items()},
                 critical_path=self._longest,  # a flat batch: its longest task
                 cpu_time=self._cpu)

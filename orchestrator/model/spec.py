@@ -261,6 +261,8 @@ def as_task_spec(item: object) -> TaskSpec:
 
 def as_flat_task(item: object) -> TaskSpec:
     """``item``, checked to be a task of a flat batch: a ``TaskSpec`` without dependencies."""
+    if type(item) is TaskSpec and not (item.deps or item._refs or item._mapped):
+        return item  # the common case, without the calls below (a pool's every submit)
     spec = as_task_spec(item)
     if spec.mapped:
         raise SpecError(

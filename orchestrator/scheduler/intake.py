@@ -42,7 +42,7 @@ class LiveScheduler(Scheduler):
         self._estimates = Estimates()
         self._intake = None  # the empty batch given to the base class: never pulled
         self._kill_on_start: set[str] = set()  # killed while queued behind a busy worker
-        self._ended: dict[str, int] = {}  # terminal state -> tasks: the records are dropped
+        self._ended: dict[TaskState, int] = {}  # terminal state -> tasks: the records go
         # Called with a task's id when its first attempt begins (the pool's futures run then).
         self.on_first_start: Callable[[str], None] | None = None
 
@@ -59,13 +59,14 @@ class LiveScheduler(Scheduler):
         if self._stopping is not None:
             return
         source = self._source
+        estimates = self._estimate_rule()
         while self._unfinished < self._window:
             item = source()
             if item is None:
                 return
             spec = as_flat_task(item)
-            estimates = self._estimate_rule()
-            estimates.add(spec)
+            if spec.estimate is not None:
+                estimates.add(spec)
             rec = TaskRecord(spec, self._count, estimates.of(spec), ())
             self._count += 1
             self._admit(rec)
@@ -125,10 +126,11 @@ class LiveScheduler(Scheduler):
 
     def _end(self, rec: TaskRecord, state: TaskState, *, skip_below: bool = True) -> None:
         super()._end(rec, state, skip_below=skip_below)
-        self._ended[state.value] = self._ended.get(state.value, 0) + 1
+        ended = self._ended  # by member, not by ``.value``: a Python property, read per task
+        ended[state] = ended.get(state, 0) + 1
 
     def _final_counts(self) -> dict[str, int]:
-        counts = dict(self._ended)
+        counts = {state.value: n for state, n in self._ended.items()}
         for state, n in super()._final_counts().items():  # what did not end (an abort)
             counts[state] = counts.get(state, 0) + n
         return counts
@@ -151,7 +153,7 @@ class LiveScheduler(Scheduler):
             return
         rec = entry[0]
         if rec.attempt == 1 and self.on_first_start is not None:
-            self.on_first_start(rec.id)
+            self.on_first_start(rec.spec.id)
         pending = self._kill_on_start
         if pending and rec.id in pending:
             pending.discard(rec.id)

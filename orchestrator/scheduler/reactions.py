@@ -132,7 +132,8 @@ class Reactions(Expansion):
         # so the parent holds one copy per attempt in flight, not one per attempt ever run.
         attempt.prepared = None
         self._timers.cancel((Timer.DEADLINE, ticket))
-        self._timers.cancel((Timer.ESCALATE, ticket))
+        if rec.kill_reason is not None:  # only a kill arms the escalation (``_kill``)
+            self._timers.cancel((Timer.ESCALATE, ticket))
         if duration is None:
             started = rec.started_at
             duration = 0.0 if started is None else max(0.0, end - started)

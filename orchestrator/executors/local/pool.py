@@ -118,8 +118,11 @@ class LocalPool(ClosesOnExit):
         self._functions.add(attempt.task_id, attempt.fn)
 
     def idle(self) -> int:
-        return sum(1 for s in self._sup.slots if s is not None and not s.queue
-                   and s.state is not KILLING)
+        idle = 0
+        for s in self._sup.slots:  # a loop, not sum() over a generator: asked per dispatch
+            if s is not None and not s.queue and s.state is not KILLING:
+                idle += 1
+        return idle
 
     def submit(self, attempt: Attempt, *, queue: bool = False) -> bool:
         if attempt.prepared is None:
@@ -335,7 +338,8 @@ class LocalPool(ClosesOnExit):
             self._sup.replace(slot)
             return
         limit = self._task_limit
-        worn = outgrown(slot, self._grow_limit)  # then it is sent nothing more
+        grow = self._grow_limit  # worn: it is sent nothing more
+        worn = slot.worn if grow is None else outgrown(slot, grow)
         if slot.queue:
             self._start_head(slot, now)
         elif slot.state is READY and (worn or (limit is not None and slot.done >= limit)):
