@@ -71,6 +71,12 @@ class PoolFuture(Future[Any]):
         self._exception = None
         self._waiters = []
         self._done_callbacks: list[Any] = []
+        # Ours too, all set here: an attribute first set later, once other futures exist, made
+        # CPython give each instance a dict of its own (another object for the collector).
+        self.task_id = ""
+        self._driver = None
+        self.duration = None
+        self.attempts = 0
 
     def cancel(self) -> bool:
         """The stdlib's ``Future.cancel``: False if the call has begun or ended, else cancel it
