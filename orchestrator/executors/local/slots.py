@@ -159,32 +159,32 @@ def pick_slot(slots: Sequence[Slot | None], queue_bytes: int | None,
               task_limit: int | None) -> Slot | None:
     """An idle worker (a ready one first, else one still starting: it reads its pipe once it is
     up); else, given ``queue_bytes`` (the attempt's size; None: it may not wait behind another),
-    the best busy one to queue behind whose queue stays within ``QUEUE_LIMIT_BYTES``."""
-    best: Slot | None = None
+    the best busy one to queue behind whose queue stays within ``QUEUE_LIMIT_BYTES``: the
+    shortest queue, then the attempt running longest (with tasks of similar length it finishes
+    first, so the queued one waits least behind it). One pass: it runs for every dispatch."""
+    starting: Slot | None = None
+    behind: Slot | None = None
+    behind_key: tuple[int, float] = (0, 0.0)
+    most = None if queue_bytes is None else QUEUE_LIMIT_BYTES - queue_bytes
     for slot in slots:
-        if slot is None or slot.state is KILLING or slot.queue or slot.worn:
+        if slot is None or slot.state is KILLING or slot.worn:
             continue
-        if slot.state is READY:
-            return slot
-        if best is None:
-            best = slot
-    if best is not None or queue_bytes is None:
-        return best
-    most = QUEUE_LIMIT_BYTES - queue_bytes
-    for slot in slots:
-        if slot is None or slot.state is KILLING or slot.queued_bytes > most:
-            continue
-        if slot.worn or (task_limit is not None and slot.done + len(slot.queue) >= task_limit):
-            continue
-        # The shortest queue, then the attempt running longest: with tasks of similar length
-        # it finishes first, so the queued one waits least behind it.
-        if best is None or _queue_key(slot) < _queue_key(best):
-            best = slot
-    return best
+        queue = slot.queue
+        if not queue:
+            if slot.state is READY:
+                return slot
+            if starting is None:
+                starting = slot
+        elif (most is not None and slot.queued_bytes <= most
+              and (task_limit is None or slot.done + len(queue) < task_limit)):
+            started = slot.started_at
+            key = (len(queue), started if started is not None else _NOT_STARTED)
+            if behind is None or key < behind_key:
+                behind, behind_key = slot, key
+    return starting if starting is not None else behind
 
 
-def _queue_key(slot: Slot) -> tuple[int, float]:
-    return len(slot.queue), slot.started_at if slot.started_at is not None else float("inf")
+_NOT_STARTED = float("inf")  # a queue whose head has not started: its wait is the longest
 
 
 def steal_plan(slots: Sequence[Slot | None], now: float,

@@ -156,12 +156,25 @@ class Wire:
 
     def buffered(self) -> bool:
         """Whether a whole frame waits in the buffer (no read needed)."""
-        size = _size(self._buf)
-        return size is not None and len(self._buf) >= size[0] + size[1]
+        buf = self._buf
+        have = len(buf)
+        if have < 4:
+            return False
+        length: int = _LENGTH.unpack_from(buf)[0]
+        if length >= 0:  # the usual 4-byte length (``_size`` has the 2 GiB form)
+            return have >= 4 + length
+        size = _size(buf)
+        return size is not None and have >= size[0] + size[1]
 
     def recv_bytes(self) -> bytes:
         """The next frame, as ``Connection.recv_bytes`` gives it (``FrameSource``)."""
         buf = self._buf
+        if len(buf) >= 4:  # the usual case first: a whole small frame is here
+            length: int = _LENGTH.unpack_from(buf)[0]
+            if 0 <= length <= len(buf) - 4:
+                frame = bytes(buf[4:4 + length])
+                del buf[:4 + length]
+                return frame
         while True:
             size = _size(buf)
             if size is not None:
@@ -226,7 +239,7 @@ def _size(buf: bytearray) -> tuple[int, int] | None:
     prefix is not all there."""
     if len(buf) < 4:
         return None
-    size = int.from_bytes(buf[:4], "big", signed=True)
+    size: int = _LENGTH.unpack_from(buf)[0]
     if size != -1:
         return 4, size
     if len(buf) < 12:
