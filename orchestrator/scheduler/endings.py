@@ -177,7 +177,7 @@ class Endings:
             if deadline is None or now + delay < deadline:
                 rec.move(S.RETRY_WAIT)
                 rec.last_failure = terminal
-                rec.retry_delays.append(delay)
+                rec.retry_delays += (delay,)
                 self._retries += 1
                 self.events.task_event(EventType.TASK_RETRY_SCHEDULED, rec, pid=rec.worker_pid,
                                        duration=rec.duration, error=error, reason=error.kind,

@@ -45,7 +45,7 @@ class TaskRecord:
         self.busy_time = 0.0  # every attempt's run time
         self.worker_pid: int | None = None
         self.worker: str | None = None  # the cluster worker's address (None on this machine)
-        self.retry_delays: list[float] = []
+        self.retry_delays: tuple[float, ...] = ()  # a tuple: one GC-tracked object less
         self.kill_reason: KillReason | None = None  # why the running attempt is being killed
         self.cpu_time: float | None = None
         self.peak_rss: int | None = None  # as the worker measured it, over every attempt

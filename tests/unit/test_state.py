@@ -81,7 +81,7 @@ def test_a_new_record_is_pending_with_nothing_charged() -> None:
     rec = TaskRecord(t("a"), 3, 2.5, ("b",))
     assert (rec.state, rec.attempt, rec.seq, rec.rank, rec.dependents) == (
         S.PENDING, 0, 3, 2.5, ("b",))
-    assert rec.id == "a" and rec.retry_delays == [] and rec.error is None
+    assert rec.id == "a" and rec.retry_delays == () and rec.error is None
 
 
 def test_every_stop_reason_kills_for_its_own_reason() -> None:
