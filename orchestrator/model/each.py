@@ -104,7 +104,7 @@ def _top_level(spec: TaskSpec, eaches: list[Each], sequences: dict[int, Sequence
     return arguments
 
 
-_CONTAINERS = (list, tuple, set, frozenset, dict)
+_CONTAINERS = (list, tuple, set, frozenset, dict)  # what ``_swap`` walks into and copies
 
 
 def _blank(e: Each) -> None:

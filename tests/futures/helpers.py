@@ -1,8 +1,10 @@
 """Task functions for the futures suite: module-level, so both the stdlib's pool and ours can
-pickle them. Blocking ones wait on a file the test creates (no sleeps in the test itself)."""
+pickle them. Blocking ones wait on a file the test creates (no sleeps in the test itself).
+And ``tracked_reachable``, what a future costs the garbage collector."""
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from pathlib import Path
@@ -81,3 +83,17 @@ def log(path: str, tag: str) -> str:
     with open(path, "a") as f:
         f.write(tag + "\n")
     return tag
+
+
+def tracked_reachable(obj: object) -> int:
+    """Objects the garbage collector tracks that ``obj`` holds, itself included (not through
+    classes and modules, which every future shares)."""
+    seen: set[int] = set()
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, type) or not gc.is_tracked(item):
+            continue
+        seen.add(id(item))
+        stack.extend(gc.get_referents(item))
+    return len(seen)

@@ -321,20 +321,8 @@ def test_options_resources_cap_the_overlap_and_bad_requests_fail_before_submit(
 def test_a_finished_future_holds_no_more_than_a_new_one(pools):
     # What a caller keeps of each result: an attribute first set by the loop, once other
     # futures existed, gave every instance a dict of its own.
-    import gc
-
-    def tracked(obj: object) -> int:  # reachable and tracked, classes left out
-        seen: set[int] = set()
-        stack = [obj]
-        while stack:
-            item = stack.pop()
-            if id(item) not in seen and gc.is_tracked(item) and not isinstance(item, type):
-                seen.add(id(item))
-                stack.extend(gc.get_referents(item))
-        return len(seen)
-
     pool = pools(2)
-    fresh = tracked(pool.submit(agents.noop))
+    fresh = h.tracked_reachable(pool.submit(agents.noop))
     futures = [pool.submit(agents.noop) for _ in range(50)]
     assert [f.result() for f in futures] == [None] * 50
-    assert max(tracked(f) for f in futures) <= fresh
+    assert max(h.tracked_reachable(f) for f in futures) <= fresh

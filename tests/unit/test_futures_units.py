@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import pickle
 import threading
 from concurrent.futures import CancelledError, Future, as_completed, wait
@@ -18,6 +17,7 @@ from orchestrator.futures.errors import (
 from orchestrator.futures.future import PoolFuture
 from orchestrator.futures.submissions import Submissions
 from orchestrator.model.results import RemoteTraceback, TaskError
+from tests.futures.helpers import tracked_reachable
 
 
 def test_submissions_come_out_by_priority_then_order():
@@ -61,20 +61,6 @@ def test_a_tasks_own_exception_is_rebuilt_with_the_worker_traceback():
 
 # -- PoolFuture on its lean condition ----------------------------------------------
 
-def _tracked_reachable(obj: object) -> int:
-    """Objects the garbage collector tracks that ``obj`` holds, itself included (not through
-    classes and modules, which every future shares)."""
-    seen: set[int] = set()
-    stack = [obj]
-    while stack:
-        item = stack.pop()
-        if id(item) in seen or isinstance(item, type) or not gc.is_tracked(item):
-            continue
-        seen.add(id(item))
-        stack.extend(gc.get_referents(item))
-    return len(seen)
-
-
 def test_a_pool_future_sets_every_field_a_stdlib_future_sets():
     ours, theirs = PoolFuture(), Future()
     assert set(vars(theirs)) <= set(vars(ours))
@@ -87,7 +73,7 @@ def test_a_pool_future_sets_every_field_a_stdlib_future_sets():
 def test_a_pool_future_holds_fewer_tracked_objects_than_a_stdlib_one():
     # Condition.__init__ stores five bound methods per instance: a pool holding thousands of
     # waiting futures paid for them in every collection.
-    assert _tracked_reachable(PoolFuture()) < _tracked_reachable(Future()) - 4
+    assert tracked_reachable(PoolFuture()) < tracked_reachable(Future()) - 4
 
 
 def test_the_lean_condition_waits_notifies_and_reenters():
